@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Launcher for `npx tagpin`: runs the TypeScript sources on Node 24, which strips types natively.
+// When started by an older Node (the system one), re-executes itself with the Node 24 that the
+// project brings as a dependency.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major >= 24) {
+  await import('../src/main.ts');
+} else {
+  const require = createRequire(import.meta.url);
+  let nodeBin;
+  try {
+    nodeBin = require.resolve('node/bin/node');
+  } catch {
+    process.stderr.write(`tagpin: needs Node.js 24 or later (this is ${process.version}); run npm ci first\n`);
+    process.exit(2);
+  }
+  const result = spawnSync(nodeBin, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  process.exit(result.status ?? 1);
+}

@@ -1,0 +1,100 @@
+// The shape of tagpin's configuration file (DESIGN.md "Contract: configuration").
+import type { OutputFormat } from '../reference/types.ts';
+
+/** Kinds whose pod templates tagpin knows how to walk. */
+export const SUPPORTED_KINDS = [
+  'Pod',
+  'PodTemplate',
+  'ReplicationController',
+  'ReplicaSet',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+  'CronJob',
+] as const;
+export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
+
+export const ValidateAction = { deny: 'deny', warn: 'warn', audit: 'audit' } as const;
+export type ValidateAction = (typeof ValidateAction)[keyof typeof ValidateAction];
+
+export const OnError = { deny: 'deny', allow: 'allow' } as const;
+export type OnError = (typeof OnError)[keyof typeof OnError];
+
+export interface MutateConfig {
+  /** Whether /mutate patches anything. @default true */
+  readonly enabled: boolean;
+  /** `tag-digest` keeps the tag (`nginx:1.27@sha256:…`); `digest` drops it (`nginx@sha256:…`). @default 'tag-digest' */
+  readonly output: OutputFormat;
+  /** Kinds that /mutate and `pin` rewrite. @default all supported kinds */
+  readonly kinds: readonly SupportedKind[];
+}
+
+export interface ValidateConfig {
+  /** What /validate and `check` do with violations. @default 'deny' */
+  readonly action: ValidateAction;
+  /** Tag `latest` without a digest is a violation. @default true */
+  readonly denyLatest: boolean;
+  /** Neither tag nor digest is a violation. @default true */
+  readonly denyUntagged: boolean;
+  /** Regexes (compiled, anchored as written); a matching tag without a digest is a violation. @default [] */
+  readonly mutableTags: readonly RegExp[];
+  /** Regexes; when non-empty, a tag matching none of them needs a digest. @default [] */
+  readonly allowedTags: readonly RegExp[];
+  /** Every image needs a digest. @default false */
+  readonly requireDigest: boolean;
+}
+
+export interface ExcludeConfig {
+  /** Namespaces whose objects are neither mutated nor validated. @default ['kube-system'] */
+  readonly namespaces: readonly string[];
+  /** Globs matched against the image as written and its normalized form. @default [] */
+  readonly images: readonly string[];
+}
+
+export interface RegistriesConfig {
+  /** host[:port] reached over plain HTTP. @default [] */
+  readonly insecure: readonly string[];
+  /** Extra PEM bundle trusted for registry and token-server TLS. @default null */
+  readonly caFile: string | null;
+  /** Host globs; when non-empty, no other registry is contacted. @default [] */
+  readonly allow: readonly string[];
+  /** docker config.json with credentials. @default null */
+  readonly dockerConfig: string | null;
+}
+
+export interface ResolveConfig {
+  /** Budget for all lookups of one admission, or of one CLI image. @default 8000 */
+  readonly timeoutMs: number;
+  /** `deny` rejects on lookup failure; `allow` admits unchanged, loudly. @default 'deny' */
+  readonly onError: OnError;
+}
+
+export interface CacheConfig {
+  /** How long a resolved digest is reused. @default 300 */
+  readonly ttlSeconds: number;
+  /** Upper bound on cached digests. @default 10000 */
+  readonly maxEntries: number;
+}
+
+export interface ServerConfig {
+  /** HTTPS port of /mutate, /validate, /healthz, /readyz. @default 8443 */
+  readonly port: number;
+  /** Plain HTTP port of /metrics. @default 9090 */
+  readonly metricsPort: number;
+  /** PEM certificate file, reloaded when it changes; null generates a self-signed one. @default null */
+  readonly tlsCert: string | null;
+  /** PEM key file, reloaded when it changes. @default null */
+  readonly tlsKey: string | null;
+}
+
+/** The whole validated configuration; every field has its default filled in. */
+export interface Config {
+  readonly mutate: MutateConfig;
+  readonly validate: ValidateConfig;
+  readonly exclude: ExcludeConfig;
+  readonly registries: RegistriesConfig;
+  readonly resolve: ResolveConfig;
+  readonly cache: CacheConfig;
+  readonly server: ServerConfig;
+}
