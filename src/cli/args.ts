@@ -1,0 +1,162 @@
+// Parses the command line into a typed command; usage errors carry the command whose help applies.
+import { parseArgs } from 'node:util';
+import { UsageError } from './errors.ts';
+import { isCommandName } from './help.ts';
+import type { CommandName } from './help.ts';
+
+/** Registry flags accepted by every command; they override the configuration file. */
+export interface RegistryFlags {
+  /** `--insecure-registry`, appended to `registries.insecure`. */
+  readonly insecure: readonly string[];
+  /** `--ca-file`, replaces `registries.caFile`. */
+  readonly caFile: string | undefined;
+  /** `--docker-config`, replaces `registries.dockerConfig`. */
+  readonly dockerConfig: string | undefined;
+}
+
+/** Output formats of `resolve` and `check`. */
+export type OutputMode = 'text' | 'json';
+
+/** What every command but `help` carries. */
+export interface CommonOptions {
+  /** `--config FILE`; undefined falls back to $TAGPIN_CONFIG, then defaults. */
+  readonly configFile: string | undefined;
+  readonly registryFlags: RegistryFlags;
+}
+
+/** A parsed command line. */
+export type Command =
+  | { readonly name: 'help'; readonly topic: CommandName | undefined }
+  | ({ readonly name: 'serve' } & CommonOptions)
+  | ({ readonly name: 'version' } & CommonOptions)
+  | ({ readonly name: 'resolve'; readonly output: OutputMode; readonly images: readonly string[] } & CommonOptions)
+  | ({ readonly name: 'pin'; readonly files: readonly string[]; readonly write: boolean } & CommonOptions)
+  | ({ readonly name: 'check'; readonly files: readonly string[]; readonly output: OutputMode } & CommonOptions);
+
+const COMMON_OPTIONS = {
+  config: { type: 'string' },
+  'insecure-registry': { type: 'string', multiple: true },
+  'ca-file': { type: 'string' },
+  'docker-config': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const OUTPUT_OPTION = { output: { type: 'string', short: 'o' } } as const;
+// `-f` as in kubectl; both `--filename` (kubectl's spelling) and `--file` are accepted.
+const FILE_OPTIONS = {
+  filename: { type: 'string', short: 'f', multiple: true },
+  file: { type: 'string', multiple: true },
+} as const;
+
+/**
+ * Parses `argv` (without node and script).
+ * @throws UsageError naming the unknown command or option, or the missing argument
+ */
+export function parseCommandLine(argv: readonly string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new UsageError('no command given');
+  if (first === '-h' || first === '--help') return { name: 'help', topic: undefined };
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) return { name: 'help', topic: undefined };
+    if (!isCommandName(topic)) throw new UsageError(`unknown command "${topic}"`);
+    return { name: 'help', topic };
+  }
+  if (first === '--version') return { name: 'version', configFile: undefined, registryFlags: noRegistryFlags() };
+  if (!isCommandName(first)) {
+    if (first.startsWith('-')) throw new UsageError(`expected a command before ${first}`);
+    throw new UsageError(`unknown command "${first}"`);
+  }
+  // --help wins over every other mistake on the line, as users type it when stuck.
+  if (rest.includes('--help') || rest.includes('-h')) return { name: 'help', topic: first };
+  return parseCommand(first, rest);
+}
+
+function parseCommand(name: CommandName, args: readonly string[]): Command {
+  switch (name) {
+    case 'serve':
+    case 'version': {
+      const { values } = parseFor(name, args, COMMON_OPTIONS, false);
+      return { name, ...common(values) };
+    }
+    case 'resolve': {
+      const { values, positionals } = parseFor(name, args, { ...COMMON_OPTIONS, ...OUTPUT_OPTION }, true);
+      if (positionals.length === 0) throw new UsageError('resolve needs at least one IMAGE', name);
+      return { name, output: outputMode(values.output, name), images: positionals, ...common(values) };
+    }
+    case 'pin': {
+      const options = { ...COMMON_OPTIONS, ...FILE_OPTIONS, write: { type: 'boolean', short: 'w' } } as const;
+      const { values } = parseFor(name, args, options, false);
+      return { name, files: files(values, name), write: values.write === true, ...common(values) };
+    }
+    case 'check': {
+      const options = { ...COMMON_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTION } as const;
+      const { values } = parseFor(name, args, options, false);
+      return { name, files: files(values, name), output: outputMode(values.output, name), ...common(values) };
+    }
+  }
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+
+/** node:util parseArgs with its multi-line messages turned into one line naming the option. */
+function parseFor<T extends OptionSpec>(command: CommandName, args: readonly string[], options: T, positionals: boolean) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: positionals });
+  } catch (err) {
+    throw new UsageError(describeParseError(err), command);
+  }
+}
+
+function describeParseError(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const quoted = /'([^']+)'/.exec(message)?.[1];
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${quoted ?? message}`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument "${quoted ?? message}"`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (message.includes('ambiguous')) return `option ${quoted ?? ''} needs a value (write --option=-value for values starting with -)`;
+      if (message.includes('missing')) return `option ${quoted?.replace(/ <value>$/, '') ?? ''} needs a value`;
+      return `option ${quoted ?? ''} ${message.includes('does not take') ? 'does not take a value' : 'has an invalid value'}`;
+    default:
+      return message.split('\n')[0] ?? message;
+  }
+}
+
+interface CommonValues {
+  readonly config?: string | undefined;
+  readonly 'insecure-registry'?: string[] | undefined;
+  readonly 'ca-file'?: string | undefined;
+  readonly 'docker-config'?: string | undefined;
+}
+
+function common(values: CommonValues): CommonOptions {
+  return {
+    configFile: values.config,
+    registryFlags: {
+      insecure: values['insecure-registry'] ?? [],
+      caFile: values['ca-file'],
+      dockerConfig: values['docker-config'],
+    },
+  };
+}
+
+function noRegistryFlags(): RegistryFlags {
+  return { insecure: [], caFile: undefined, dockerConfig: undefined };
+}
+
+function outputMode(value: string | undefined, command: CommandName): OutputMode {
+  if (value === undefined || value === 'text') return 'text';
+  if (value === 'json') return 'json';
+  throw new UsageError(`-o must be text or json (got "${value}")`, command);
+}
+
+function files(values: { readonly filename?: string[] | undefined; readonly file?: string[] | undefined }, command: CommandName): readonly string[] {
+  const all = [...(values.filename ?? []), ...(values.file ?? [])];
+  if (all.length === 0) throw new UsageError(`${command} needs at least one -f PATH (use -f - for stdin)`, command);
+  for (const path of all) if (path === '') throw new UsageError('-f needs a non-empty path', command);
+  return all;
+}

@@ -1,0 +1,96 @@
+// Help texts of the command line, one per command plus the overview.
+
+const REGISTRY_FLAGS = `Registry flags (every command):
+  --insecure-registry HOST[:PORT]  reach this registry over plain HTTP (repeatable)
+  --ca-file FILE                   also trust this PEM bundle for registry TLS
+  --docker-config FILE             docker config.json with registry credentials
+  --config FILE                    tagpin configuration (default: $TAGPIN_CONFIG, else built-in defaults)
+  -h, --help                       show this help`;
+
+const EXIT_CODES = `Exit codes: 0 ok; 1 policy violations (check) or unresolvable images (resolve, pin);
+            2 usage, configuration or input error.`;
+
+/** The overview printed by `tagpin --help`. */
+export const OVERVIEW = `tagpin pins container image tags to digests.
+
+Usage:
+  tagpin serve   [--config FILE]                    run the admission webhook server
+  tagpin resolve [--config FILE] [-o text|json] IMAGE...
+                                                    print the digest each image's tag names now
+  tagpin pin     [--config FILE] [-f PATH|-]... [-w] pin every image in manifests
+  tagpin check   [--config FILE] [-f PATH|-]... [-o text|json]
+                                                    report images that break the policy
+  tagpin version                                    print the version
+
+${REGISTRY_FLAGS}
+
+${EXIT_CODES}
+Run 'tagpin COMMAND --help' for more about a command.
+`;
+
+/** Per-command help, keyed by command name. */
+export const COMMAND_HELP = {
+  serve: `Usage: tagpin serve [--config FILE] [registry flags]
+
+Runs the mutating (/mutate) and validating (/validate) admission webhooks over HTTPS on
+server.port, and Prometheus metrics on server.metricsPort, until SIGTERM or SIGINT.
+
+${REGISTRY_FLAGS}
+`,
+  resolve: `Usage: tagpin resolve [--config FILE] [-o text|json] [registry flags] IMAGE...
+
+Looks up the digest each image's tag names in its registry (the index digest for multi-arch
+images). An image that already carries a digest resolves to itself without a lookup.
+Each image has its own resolve.timeoutMs budget.
+
+  -o, --output text|json   text: IMAGE<TAB>PINNED per line (default);
+                           json: [{image, pinned, digest, registry, repository, tag}]
+
+${REGISTRY_FLAGS}
+
+${EXIT_CODES}
+`,
+  pin: `Usage: tagpin pin [--config FILE] [-f PATH|-]... [-w] [registry flags]
+
+Pins every image of the kinds in mutate.kinds in YAML or JSON manifests (multi-document files,
+directories searched recursively for *.yaml, *.yml and *.json, '-' for stdin, kind: List walked).
+Only image values change: comments, key order, quoting and every other byte stay as they are.
+Images that already carry a digest, excluded images and objects in excluded namespaces are left alone.
+If any image cannot be resolved, nothing is written.
+
+  -f, --filename PATH|-    manifest file or directory, or '-' for stdin (repeatable, required)
+  -w, --write              rewrite changed files in place instead of printing to stdout
+
+${REGISTRY_FLAGS}
+
+${EXIT_CODES}
+`,
+  check: `Usage: tagpin check [--config FILE] [-f PATH|-]... [-o text|json] [registry flags]
+
+Checks every image in manifests against the validate.* policy without contacting any registry.
+Verdicts: ok, violation, invalid (not a usable image reference), excluded (exclude.*).
+Exit code 1 when any image is a violation or invalid and validate.action is deny; with warn or
+audit the verdicts are reported the same way but the exit code is 0.
+
+  -f, --filename PATH|-    manifest file or directory, or '-' for stdin (repeatable, required)
+  -o, --output text|json   text: FILE:PATH IMAGE VERDICT REASON per image and a summary (default);
+                           json: [{file, kind, namespace, name, path, image, registry,
+                                   repository, tag, digest, verdict, reason}]
+
+${REGISTRY_FLAGS}
+
+${EXIT_CODES}
+`,
+  version: `Usage: tagpin version
+
+Prints tagpin's version and the Node.js version running it.
+`,
+} as const;
+
+/** Commands the CLI knows. */
+export type CommandName = keyof typeof COMMAND_HELP;
+
+/** True when `name` is one of the commands. */
+export function isCommandName(name: string): name is CommandName {
+  return Object.hasOwn(COMMAND_HELP, name);
+}
