@@ -1,21 +1,91 @@
 // Loads and validates tagpin's YAML configuration into a readonly Config.
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../errors/index.ts';
+import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './types.ts';
+import { validateConfig, validateHostPort } from './validate.ts';
+import { parseYaml } from './yaml.ts';
 
 export type * from './types.ts';
 export { SUPPORTED_KINDS } from './types.ts';
+export { DEFAULT_CONFIG, DEFAULT_CONFIG_YAML } from './defaults.ts';
 
-/** Every key at its documented default. */
-export declare const DEFAULT_CONFIG: Config;
+/** Environment variable naming the config file when no `--config` is given. */
+export const CONFIG_ENV = 'TAGPIN_CONFIG';
+
+/** Registry settings that command-line flags may override. */
+export interface RegistryFlags {
+  /** `--insecure-registry HOST[:PORT]` (repeatable): appended to `registries.insecure`. */
+  readonly insecure?: readonly string[];
+  /** `--ca-file FILE`: replaces `registries.caFile`. */
+  readonly caFile?: string;
+  /** `--docker-config FILE`: replaces `registries.dockerConfig`. */
+  readonly dockerConfig?: string;
+}
 
 /**
  * Parses and validates YAML text. Unknown keys and wrong types fail with the key's path.
+ * An empty document yields the defaults; every given key merges over its default.
  * @throws ConfigError naming `source`, the key path and the rule
  */
 export function parseConfig(text: string, source: string): Config {
-  throw new Error(`not implemented ${text.length} ${source}`);
+  return validateConfig(parseYaml(text, source), source);
 }
 
-/** Reads `path` (or returns defaults when undefined). */
+/**
+ * Reads and validates the config file at `path`, or at `$TAGPIN_CONFIG` when `path` is undefined;
+ * the defaults when neither names a file.
+ * @throws ConfigError when the file cannot be read or is invalid
+ */
 export async function loadConfig(path: string | undefined): Promise<Config> {
-  throw new Error(`not implemented ${path}`);
+  const file = path ?? nonEmpty(process.env[CONFIG_ENV]);
+  if (file === undefined) return DEFAULT_CONFIG;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : describeIoError(err);
+    throw new ConfigError(`config ${file}: cannot read file: ${reason}`, { where: file, cause: err });
+  }
+  return parseConfig(text, file);
+}
+
+/**
+ * The config with command-line registry flags applied: `insecure` entries are appended (duplicates
+ * dropped), `caFile` and `dockerConfig` replace the configured values.
+ * @throws ConfigError when an `--insecure-registry` value is not `host[:port]`
+ */
+export function applyRegistryFlags(config: Config, flags: RegistryFlags): Config {
+  const insecure = [...config.registries.insecure];
+  for (const entry of flags.insecure ?? []) {
+    const problem = validateHostPort(entry);
+    if (problem !== undefined) {
+      throw new ConfigError(`--insecure-registry ${JSON.stringify(entry)}: ${problem}`, { where: '--insecure-registry' });
+    }
+    if (!insecure.includes(entry)) insecure.push(entry);
+  }
+  for (const [flag, value] of [['--ca-file', flags.caFile], ['--docker-config', flags.dockerConfig]] as const) {
+    if (value === '') throw new ConfigError(`${flag} needs a file path`, { where: flag });
+  }
+  const registries = Object.freeze({
+    ...config.registries,
+    insecure: Object.freeze(insecure),
+    caFile: flags.caFile ?? config.registries.caFile,
+    dockerConfig: flags.dockerConfig ?? config.registries.dockerConfig,
+  });
+  return Object.freeze({ ...config, registries });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function describeIoError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') return 'permission denied';
+    if (code === 'EISDIR') return 'is a directory';
+    return err.message;
+  }
+  return String(err);
 }

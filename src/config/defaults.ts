@@ -1,0 +1,71 @@
+// The documented default configuration, as data and as the commented YAML users start from.
+import { SUPPORTED_KINDS } from './types.ts';
+import type { Config } from './types.ts';
+
+/** Every key at its documented default (frozen: share it, never mutate it). */
+export const DEFAULT_CONFIG: Config = deepFreeze({
+  mutate: { enabled: true, output: 'tag-digest', kinds: [...SUPPORTED_KINDS] },
+  validate: {
+    action: 'deny',
+    denyLatest: true,
+    denyUntagged: true,
+    mutableTags: [],
+    allowedTags: [],
+    requireDigest: false,
+  },
+  exclude: { namespaces: ['kube-system'], images: [] },
+  registries: { insecure: [], caFile: null, allow: [], dockerConfig: null },
+  resolve: { timeoutMs: 8000, onError: 'deny' },
+  cache: { ttlSeconds: 300, maxEntries: 10000 },
+  server: { port: 8443, metricsPort: 9090, tlsCert: null, tlsKey: null },
+});
+
+/**
+ * The full default configuration as commented YAML, identical to DESIGN.md's "Contract: configuration".
+ * Parsing it yields DEFAULT_CONFIG (a test holds the two together).
+ */
+export const DEFAULT_CONFIG_YAML = `mutate:
+  enabled: true
+  output: tag-digest        # tag-digest: nginx:1.27@sha256:…   digest: nginx@sha256:…
+  kinds: [Pod, PodTemplate, ReplicationController, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob]
+validate:
+  action: deny              # deny | warn | audit  (what /validate and \`check\` do with violations)
+  denyLatest: true          # tag "latest" without a digest
+  denyUntagged: true        # neither tag nor digest
+  mutableTags: []           # regexes; a matching tag without a digest is a violation
+  allowedTags: []           # regexes; when non-empty, any tag matching none of them needs a digest
+  requireDigest: false      # every image needs a digest
+exclude:
+  namespaces: [kube-system]
+  images: []                # globs, matched against the image as written and its normalized form
+registries:
+  insecure: []              # host[:port] reached over plain HTTP
+  caFile: null              # extra PEM bundle trusted for registry and token-server TLS
+  allow: []                 # host globs; when non-empty, no other registry is contacted
+  dockerConfig: null        # docker config.json with credentials
+resolve:
+  timeoutMs: 8000           # budget for all lookups of one admission or one CLI image
+  onError: deny             # deny | allow  (allow: admit unchanged, with a warning, an audit
+                            #  record and a metric; never silently)
+cache:
+  ttlSeconds: 300
+  maxEntries: 10000
+server:
+  port: 8443                # HTTPS: /mutate, /validate, /healthz, /readyz
+  metricsPort: 9090         # plain HTTP: /metrics
+  tlsCert: null             # PEM files, reloaded when they change; when absent a self-signed
+  tlsKey: null              #  certificate for localhost is generated and a warning logged
+`;
+
+/** Freezes plain objects and arrays all the way down; RegExp values are left as they are. */
+export function deepFreeze<T>(value: T): T {
+  if (Array.isArray(value)) {
+    for (const item of value) deepFreeze(item);
+    return Object.freeze(value);
+  }
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value)) deepFreeze(item);
+    return Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,246 @@
+// Validation of parsed config data against the schema, merged over the defaults.
+import { ConfigError } from '../errors/index.ts';
+import { DEFAULT_CONFIG, deepFreeze } from './defaults.ts';
+import { OnError, SUPPORTED_KINDS, ValidateAction } from './types.ts';
+import type { Config } from './types.ts';
+
+/** Thrown inside validation with the key path and rule; turned into a ConfigError naming the source. */
+class Problem extends Error {
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.path = path;
+  }
+}
+
+/** Checks one key's value and returns it in its typed form. */
+type Field<T> = (value: unknown, path: string) => T;
+
+/** Section keys mapped to their checks; the section's value type follows from the checks. */
+type SectionSpec<S> = { readonly [K in keyof S]: Field<S[K]> };
+
+const OUTPUTS = ['tag-digest', 'digest'] as const;
+
+const SPEC: { readonly [K in keyof Config]: SectionSpec<Config[K]> } = {
+  mutate: {
+    enabled: boolean,
+    output: oneOf(OUTPUTS),
+    kinds: list(oneOf(SUPPORTED_KINDS)),
+  },
+  validate: {
+    action: oneOf(Object.values(ValidateAction)),
+    denyLatest: boolean,
+    denyUntagged: boolean,
+    mutableTags: list(regex),
+    allowedTags: list(regex),
+    requireDigest: boolean,
+  },
+  exclude: {
+    namespaces: list(text),
+    images: list(text),
+  },
+  registries: {
+    insecure: list(hostPort),
+    caFile: nullable(text),
+    allow: list(hostGlob),
+    dockerConfig: nullable(text),
+  },
+  resolve: {
+    // The API server gives a webhook at most 30 s, so a longer budget could never be used.
+    timeoutMs: integer(100, 30_000),
+    onError: oneOf(Object.values(OnError)),
+  },
+  cache: {
+    ttlSeconds: integer(0),
+    maxEntries: integer(0),
+  },
+  server: {
+    port: integer(1, 65_535),
+    metricsPort: integer(1, 65_535),
+    tlsCert: nullable(text),
+    tlsKey: nullable(text),
+  },
+};
+
+/**
+ * Validates parsed YAML (undefined for an empty file) and merges it over DEFAULT_CONFIG.
+ * @throws ConfigError `config SOURCE: KEY.PATH rule (got VALUE)`
+ */
+export function validateConfig(data: unknown, source: string): Config {
+  try {
+    const config = checkSections(data);
+    checkCrossKeys(config);
+    return deepFreeze(config);
+  } catch (err) {
+    if (err instanceof Problem) {
+      throw new ConfigError(`config ${source}: ${err.message}`, { where: err.path });
+    }
+    throw err;
+  }
+}
+
+/** Why `value` is not `host[:port]`, or undefined when it is. */
+export function validateHostPort(value: string): string | undefined {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::(\d{1,5}))?$/.exec(
+    value,
+  );
+  if (match === null) return 'must be host[:port], without scheme or path';
+  const port = match[2];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) return 'port must be 1-65535';
+  return undefined;
+}
+
+function checkSections(data: unknown): Config {
+  if (data === undefined || data === null) return DEFAULT_CONFIG;
+  const top = mapping(data, '');
+  rejectUnknown(top, Object.keys(SPEC), '');
+  const merged: Record<string, unknown> = {};
+  for (const section of Object.keys(SPEC) as (keyof Config)[]) {
+    merged[section] = checkSection(section, top[section]);
+  }
+  return merged as unknown as Config;
+}
+
+function checkSection<K extends keyof Config>(section: K, data: unknown): Config[K] {
+  const defaults = DEFAULT_CONFIG[section];
+  // A section written with nothing under it (`mutate:`) means "all defaults", as for a missing one.
+  if (data === undefined || data === null) return defaults;
+  const spec = SPEC[section] as Record<string, Field<unknown>>;
+  const given = mapping(data, section);
+  rejectUnknown(given, Object.keys(spec), section);
+  const result: Record<string, unknown> = { ...defaults };
+  for (const [key, check] of Object.entries(spec)) {
+    if (Object.hasOwn(given, key)) result[key] = check(given[key], `${section}.${key}`);
+  }
+  return result as unknown as Config[K];
+}
+
+function checkCrossKeys(config: Config): void {
+  const { server } = config;
+  if ((server.tlsCert === null) !== (server.tlsKey === null)) {
+    const missing = server.tlsCert === null ? 'server.tlsCert' : 'server.tlsKey';
+    throw new Problem(missing, `server.tlsCert and server.tlsKey must be set together (${missing} is missing)`);
+  }
+  if (server.port === server.metricsPort) {
+    throw new Problem('server.metricsPort', `server.metricsPort must differ from server.port (both ${String(server.port)})`);
+  }
+}
+
+function rejectUnknown(given: Record<string, unknown>, known: readonly string[], prefix: string): void {
+  for (const key of Object.keys(given)) {
+    if (known.includes(key)) continue;
+    const path = join(prefix, key);
+    const near = known.find((k) => isNear(k, key));
+    const hint = near === undefined ? '' : ` (did you mean ${join(prefix, near)}?)`;
+    throw new Problem(path, `unknown key ${path}${hint}`);
+  }
+}
+
+function mapping(value: unknown, path: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map) {
+    const what = path === '' ? 'the top level' : path;
+    throw new Problem(path, `${what} must be a mapping (got ${describe(value)})`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function boolean(value: unknown, path: string): boolean {
+  if (typeof value !== 'boolean') throw new Problem(path, `${path} must be true or false (got ${describe(value)})`);
+  return value;
+}
+
+function text(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new Problem(path, `${path} must be a non-empty string (got ${describe(value)})`);
+  }
+  return value;
+}
+
+function nullable<T>(check: Field<T>): Field<T | null> {
+  return (value, path) => (value === null ? null : check(value, path));
+}
+
+function oneOf<T extends string>(choices: readonly T[]): Field<T> {
+  return (value, path) => {
+    if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+    throw new Problem(path, `${path} must be one of ${choices.join(', ')} (got ${describe(value)})`);
+  };
+}
+
+function integer(min: number, max?: number): Field<number> {
+  return (value, path) => {
+    const inRange = typeof value === 'number' && Number.isInteger(value) && value >= min && (max === undefined || value <= max);
+    if (inRange) return value;
+    const rule = max === undefined ? `≥ ${String(min)}` : `${String(min)}–${String(max)}`;
+    throw new Problem(path, `${path} must be an integer ${rule} (got ${describe(value)})`);
+  };
+}
+
+function list<T>(check: Field<T>): Field<readonly T[]> {
+  return (value, path) => {
+    if (!Array.isArray(value)) throw new Problem(path, `${path} must be a list (got ${describe(value)})`);
+    return value.map((item: unknown, i) => check(item, `${path}[${String(i)}]`));
+  };
+}
+
+/** Tag patterns match the whole tag: `v1.*` must not accept `xv1-evil`. */
+function regex(value: unknown, path: string): RegExp {
+  const source = text(value, path);
+  try {
+    return new RegExp(`^(?:${source})$`);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
+    throw new Problem(path, `${path} is not a valid regex: ${reason}`);
+  }
+}
+
+function hostPort(value: unknown, path: string): string {
+  const host = text(value, path);
+  const problem = validateHostPort(host);
+  if (problem !== undefined) throw new Problem(path, `${path} ${problem} (got ${describe(value)})`);
+  return host;
+}
+
+function hostGlob(value: unknown, path: string): string {
+  const glob = text(value, path);
+  if (!/^[A-Za-z0-9.*?\-[\]:]+$/.test(glob)) {
+    throw new Problem(path, `${path} must be a host glob like *.example.com or 127.0.0.1:5000 (got ${describe(value)})`);
+  }
+  return glob;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value;
+}
+
+function join(prefix: string, key: string): string {
+  return prefix === '' ? key : `${prefix}.${key}`;
+}
+
+/** Whether `typed` looks like a slip for `known`: case, a couple of letters, or a longer/shorter form. */
+function isNear(known: string, typed: string): boolean {
+  const a = known.toLowerCase();
+  const b = typed.toLowerCase();
+  if (editDistance(a, b) <= 2) return true;
+  const common = Math.min(a.length, b.length);
+  return common >= 5 && a.slice(0, common - 1) === b.slice(0, common - 1);
+}
+
+/** Levenshtein distance, used only to suggest the key a typo meant; keys are short. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
