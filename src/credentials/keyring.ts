@@ -1,0 +1,128 @@
+// Kubelet's keyring: config keys matched to images by port, host-label globs and path prefix.
+import { isDockerHubHost, parseReference } from '../reference/index.ts';
+import { compileGlob, globMatches } from './glob.ts';
+import type { Glob } from './glob.ts';
+import type { Credential, Keyring } from './types.ts';
+
+/** Where a config key or an image points: host (lowercase), port and path (`/a/b`, or '' for the whole host). */
+export interface Location {
+  readonly host: string;
+  readonly port: string;
+  readonly path: string;
+}
+
+const DOCKER_HUB_ALIASES = ['docker.io', 'index.docker.io', 'registry-1.docker.io'] as const;
+
+function splitHostPort(authority: string): { readonly host: string; readonly port: string } | undefined {
+  if (authority.startsWith('[')) {
+    const close = authority.indexOf(']');
+    if (close === -1) return undefined;
+    const after = authority.slice(close + 1);
+    if (after !== '' && !after.startsWith(':')) return undefined;
+    return { host: authority.slice(0, close + 1), port: after.slice(1) };
+  }
+  const colon = authority.indexOf(':');
+  if (colon === -1 || colon !== authority.lastIndexOf(':')) return { host: authority, port: '' };
+  return { host: authority.slice(0, colon), port: authority.slice(colon + 1) };
+}
+
+/**
+ * Reads a docker config key the way kubelet does: schemeless keys count as https, a leading
+ * `/v1/` or `/v2/` is dropped (`https://index.docker.io/v1/` → `index.docker.io`).
+ * @returns undefined when the key names no host
+ */
+export function parseKeyLocation(key: string): Location | undefined {
+  const scheme = /^https?:\/\//i.exec(key);
+  const rest = scheme === null ? key : key.slice(scheme[0].length);
+  const authorityEnd = rest.search(/[/?#]/);
+  const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd);
+  let path = authorityEnd === -1 ? '' : rest.slice(authorityEnd).replace(/[?#].*$/s, '');
+  if (path.startsWith('/v1/') || path.startsWith('/v2/')) path = path.slice(3);
+  if (path === '/') path = '';
+  const hostPort = splitHostPort(authority);
+  if (hostPort === undefined || hostPort.host === '') return undefined;
+  // Host names are case-insensitive; kubelet compares them as written, which only loses matches.
+  return { host: hostPort.host.toLowerCase(), port: hostPort.port, path };
+}
+
+/** Where a normalized image name (`docker.io/library/nginx`, `127.0.0.1:5000/app`) points, or undefined if it is no image. */
+export function imageLocation(image: string): Location | undefined {
+  let registry: string;
+  let repository: string;
+  try {
+    ({ registry, repository } = parseReference(image));
+  } catch {
+    return undefined;
+  }
+  const hostPort = splitHostPort(registry);
+  if (hostPort === undefined) return undefined;
+  return { host: hostPort.host.toLowerCase(), port: hostPort.port, path: `/${repository}` };
+}
+
+/** Whether a key's path covers the image's path, on `/` boundaries (`/team` covers `/team/app`, not `/teamx`). */
+function pathCovers(keyPath: string, imagePath: string): boolean {
+  if (keyPath === '') return true;
+  if (keyPath.endsWith('/')) return imagePath.startsWith(keyPath);
+  return imagePath === keyPath || imagePath.startsWith(`${keyPath}/`);
+}
+
+interface Entry {
+  readonly credential: Credential;
+  readonly labels: readonly Glob[];
+  readonly port: string;
+  readonly path: string;
+  /** Kubelet's index string, with Docker Hub's names folded together so their paths sort as one host. */
+  readonly sortKey: string;
+}
+
+function toEntry(credential: Credential): Entry | undefined {
+  const location = parseKeyLocation(credential.key);
+  if (location === undefined) return undefined;
+  const labels: Glob[] = [];
+  for (const label of location.host.split('.')) {
+    const glob = compileGlob(label);
+    // filepath.Match fails on a malformed pattern, and kubelet then treats the key as not matching.
+    if (glob === undefined) return undefined;
+    labels.push(glob);
+  }
+  const host = isDockerHubHost(location.host) ? 'docker.io' : location.host;
+  const sortKey = `${host}${location.port === '' ? '' : `:${location.port}`}${location.path}`;
+  return { credential, labels, port: location.port, path: location.path, sortKey };
+}
+
+function hostMatches(labels: readonly Glob[], host: string): boolean {
+  const parts = host.split('.');
+  return parts.length === labels.length && labels.every((glob, i) => globMatches(glob, parts[i] ?? ''));
+}
+
+/**
+ * A keyring over `credentials`, each matched by its `key` with kubelet's rules: equal port, as many
+ * host labels, each label a glob (`*.gcr.io` matches `us.gcr.io`, not `gcr.io`), the key's path a
+ * prefix of the image's. Docker Hub's names (`docker.io`, `index.docker.io`, `registry-1.docker.io`)
+ * are one registry. Credentials with a key that names no host, or a malformed glob, never match.
+ */
+export function createKeyring(credentials: readonly Credential[]): Keyring {
+  const entries = credentials.flatMap((credential) => toEntry(credential) ?? []);
+  // Reverse order puts `quay.io/coreos` before `quay.io`; the sort is stable, so equal keys keep file order.
+  entries.sort((a, b) => (a.sortKey < b.sortKey ? 1 : a.sortKey > b.sortKey ? -1 : 0));
+  return {
+    lookup(image: string): readonly Credential[] {
+      const location = imageLocation(image);
+      if (location === undefined) return [];
+      const hosts = location.port === '' && isDockerHubHost(location.host) ? DOCKER_HUB_ALIASES : [location.host];
+      return entries
+        .filter(
+          (entry) =>
+            entry.port === location.port &&
+            hosts.some((host) => hostMatches(entry.labels, host)) &&
+            pathCovers(entry.path, location.path),
+        )
+        .map((entry) => entry.credential);
+    },
+  };
+}
+
+/** A keyring that consults each of `keyrings` and returns all their matches, first keyring's first. */
+export function mergeKeyrings(...keyrings: readonly Keyring[]): Keyring {
+  return { lookup: (image: string): readonly Credential[] => keyrings.flatMap((keyring) => keyring.lookup(image)) };
+}
