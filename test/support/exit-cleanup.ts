@@ -1,0 +1,70 @@
+// Makes sure test processes and temp directories never outlive the test process that made them.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+
+const dirs = new Set<string>();
+const children = new Set<ChildProcess>();
+let hooked = false;
+let watchdog: ChildProcess | undefined;
+
+/**
+ * Kills every pid it was told about when its stdin closes, which happens when the test process
+ * dies for any reason, SIGKILL included, where no 'exit' handler runs. Lines are "+ PID" / "- PID".
+ */
+const watchdogScript = `
+pids=' '
+while read -r op pid; do
+  case "$op" in
+    +) pids="$pids$pid " ;;
+    -) pids=$(printf '%s' "$pids" | sed "s/ $pid / /") ;;
+  esac
+done
+for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+exit 0
+`;
+
+function hook(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+function tellWatchdog(line: string): void {
+  if (watchdog === undefined) {
+    watchdog = spawn('sh', ['-c', watchdogScript], { stdio: ['pipe', 'ignore', 'ignore'] });
+    watchdog.on('error', () => undefined);
+    watchdog.stdin?.on('error', () => undefined);
+    // Neither the watchdog nor its pipe may keep the test process alive.
+    watchdog.unref();
+    (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+  watchdog.stdin?.write(`${line}\n`);
+}
+
+/** Removes `dir` (recursively) when the test process exits, unless it was released before. */
+export function removeOnExit(dir: string): void {
+  hook();
+  dirs.add(dir);
+}
+
+/** Forgets a directory the caller already removed. */
+export function releaseDir(dir: string): void {
+  dirs.delete(dir);
+}
+
+/** Kills `child` when the test process exits or dies; forgotten once the child exits by itself. */
+export function killOnExit(child: ChildProcess): void {
+  hook();
+  const pid = child.pid;
+  if (pid === undefined) return;
+  children.add(child);
+  tellWatchdog(`+ ${String(pid)}`);
+  child.once('exit', () => {
+    children.delete(child);
+    tellWatchdog(`- ${String(pid)}`);
+  });
+}
