@@ -26,3 +26,11 @@ export interface ReplaceOperation {
   readonly path: string;
   readonly value: string;
 }
+
+/** What the admission core needs from a pod spec to find its pull credentials. */
+export interface PodSpecInfo {
+  /** `serviceAccountName` (or the deprecated `serviceAccount`); undefined when absent, meaning `default`. */
+  readonly serviceAccountName: string | undefined;
+  /** Names from `imagePullSecrets[].name`, in order, without duplicates. */
+  readonly imagePullSecrets: readonly string[];
+}
