@@ -1,5 +1,5 @@
 // How the command line turns errors into one stderr line and an exit code.
-import { ConfigError, InputError, RegistryError, TagpinError, describeError } from '../errors/index.ts';
+import { ConfigError, InputError, InvalidReferenceError, RegistryError, TagpinError, describeError } from '../errors/index.ts';
 
 /** Exit codes of every command (DESIGN.md "Contract: command line"). */
 export const ExitCode = {
@@ -49,7 +49,10 @@ function describeTagpinError(err: TagpinError): string {
     return err.where !== undefined && !message.includes(err.where) ? `${err.where}: ${message}` : message;
   }
   if (err.registry !== undefined && !message.includes(err.registry)) message += ` (registry ${err.registry})`;
-  if (err.image !== undefined && !message.startsWith(err.image)) message = `${err.image}: ${message}`;
+  // A bad reference's message quotes the image already: `invalid image reference "X": …`.
+  if (err.image !== undefined && !(err instanceof InvalidReferenceError) && !message.startsWith(err.image)) {
+    message = `${err.image}: ${message}`;
+  }
   return message;
 }
 

@@ -4,5 +4,13 @@ export type { Command, CommonOptions, OutputMode, RegistryFlags } from './args.t
 export { COMMAND_HELP, OVERVIEW } from './help.ts';
 export type { CommandName } from './help.ts';
 export { ExitCode, UsageError, debugDetails, exitCodeFor, formatError } from './errors.ts';
-export { withRegistryFlags } from './settings.ts';
+export { processIo } from './io.ts';
+export type { CliIo } from './io.ts';
+export type { LookupContext } from './lookup.ts';
+export { runResolve } from './resolve.ts';
+export type { ResolveOptions, ResolveRecord } from './resolve.ts';
+export { runPin } from './pin.ts';
+export type { PinOptions } from './pin.ts';
+export { runCheck } from './check.ts';
+export type { CheckOptions, CheckRecord } from './check.ts';
 export { versionText } from './version.ts';

@@ -1,0 +1,94 @@
+// `tagpin check`: the policy verdict of every image in manifests, without contacting any registry.
+import type { Config } from '../config/index.ts';
+import { isNamespaceExcluded, validateImage } from '../policy/index.ts';
+import type { ImageVerdict, Verdict } from '../policy/index.ts';
+import { listImages } from '../workload/index.ts';
+import type { OutputMode } from './args.ts';
+import { ExitCode } from './errors.ts';
+import type { CliIo } from './io.ts';
+import { parseManifest, readSources } from './manifests.ts';
+
+/** One finding of `check -o json` (DESIGN.md "Contract: command line"); absent parts are null. */
+export interface CheckRecord {
+  readonly file: string;
+  readonly kind: string;
+  readonly namespace: string | null;
+  readonly name: string | null;
+  /** JSON Pointer of the image field in its document (List items start with `/items/N`). */
+  readonly path: string;
+  /** The image as written; null when the field is not a string. */
+  readonly image: string | null;
+  readonly registry: string | null;
+  readonly repository: string | null;
+  readonly tag: string | null;
+  readonly digest: string | null;
+  readonly verdict: Verdict;
+  readonly reason: string | null;
+}
+
+/** Options of `runCheck`. */
+export interface CheckOptions {
+  readonly files: readonly string[];
+  readonly output: OutputMode;
+  readonly config: Pick<Config, 'validate' | 'exclude'>;
+}
+
+/**
+ * Reports a verdict per image. Exit 1 when an image is a violation or invalid and
+ * `validate.action` is `deny`; `warn` and `audit` report the same verdicts but exit 0.
+ */
+export async function runCheck(options: CheckOptions, io: CliIo): Promise<number> {
+  const sources = await readSources(options.files, () => io.readStdin());
+  const records: CheckRecord[] = [];
+  for (const source of sources) {
+    const manifest = parseManifest(source);
+    for (const document of manifest.documents) {
+      for (const object of document.objects) {
+        const namespaceExcluded = isNamespaceExcluded(object.namespace, options.config.exclude);
+        for (const field of listImages(object.kind, object.object)) {
+          const verdict: ImageVerdict = namespaceExcluded
+            ? { verdict: 'excluded', reason: `namespace ${object.namespace ?? ''} is excluded` }
+            : validateImage(field.value, options.config);
+          records.push({
+            file: source.name,
+            kind: object.kind,
+            namespace: object.namespace ?? null,
+            name: object.name ?? null,
+            path: object.pointer + field.path,
+            image: typeof field.value === 'string' ? field.value : null,
+            registry: verdict.ref?.registry ?? null,
+            repository: verdict.ref?.repository ?? null,
+            tag: verdict.ref?.tag ?? null,
+            digest: verdict.ref?.digest ?? null,
+            verdict: verdict.verdict,
+            reason: verdict.reason ?? null,
+          });
+        }
+      }
+    }
+  }
+
+  const failing = records.filter((record) => record.verdict === 'violation' || record.verdict === 'invalid').length;
+  const enforcing = options.config.validate.action === 'deny';
+  if (options.output === 'json') {
+    io.writeOut(`${JSON.stringify(records, null, 2)}\n`);
+  } else {
+    for (const record of records) io.writeOut(`${textLine(record)}\n`);
+    io.writeOut(`${summary(records, sources.length)}${failing > 0 && !enforcing ? ` (validate.action is ${options.config.validate.action}: not failing)` : ''}\n`);
+  }
+  return failing > 0 && enforcing ? ExitCode.failed : ExitCode.ok;
+}
+
+function textLine(record: CheckRecord): string {
+  const image = record.image ?? '(not a string)';
+  return `${record.file}:${record.path} ${image} ${record.verdict}${record.reason === null ? '' : ` ${record.reason}`}`;
+}
+
+function summary(records: readonly CheckRecord[], files: number): string {
+  const count = (verdict: Verdict): number => records.filter((record) => record.verdict === verdict).length;
+  const plural = (n: number, word: string): string => `${String(n)} ${word}${n === 1 ? '' : 's'}`;
+  return (
+    `${plural(records.length, 'image')} in ${plural(files, 'file')}: ${String(count('ok'))} ok, ` +
+    `${plural(count('violation'), 'violation')}, ${String(count('invalid'))} invalid, ${String(count('excluded'))} excluded`
+  );
+}
