@@ -1,13 +1,19 @@
 // OCI distribution client over undici: challenges, tokens, HEAD/GET, digest check, cache, single-flight.
+import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { ImageReference } from '../reference/types.ts';
+import { RegistryClient } from './client.ts';
 import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
-import type { RegistryError } from '../errors/index.ts';
 
 export type * from './types.ts';
+export { apiHost, DEFAULT_CACHE } from './client.ts';
+export { parseChallenges, pickChallenge } from './challenge.ts';
+export type { AuthChallenge, Challenge } from './challenge.ts';
+export { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES } from './manifest.ts';
+export { isForbiddenAddress } from './address.ts';
 
 /** A resolver with keep-alive pools per registry, a token cache and a positive-result cache. */
 export function createRegistryClient(options: RegistryClientOptions = {}): Resolver {
-  throw new Error(`not implemented ${Object.keys(options).length}`);
+  return new RegistryClient(options);
 }
 
 /**
@@ -19,5 +25,50 @@ export async function resolveAll(
   refs: readonly ImageReference[],
   options: LookupOptions,
 ): Promise<ReadonlyMap<string, ResolvedImage | RegistryError>> {
-  throw new Error(`not implemented ${refs.length} ${typeof resolver} ${options.deadline}`);
+  // `nginx` and `docker.io/library/nginx:latest` are one lookup.
+  const byName = new Map<string, ImageReference>();
+  for (const ref of refs) {
+    const name = `${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`;
+    if (!byName.has(name)) byName.set(name, ref);
+  }
+  const outcomes = new Map<string, ResolvedImage | RegistryError>();
+  await Promise.all(
+    [...byName].map(async ([name, ref]) => {
+      try {
+        outcomes.set(name, await resolver.resolve(ref, options));
+      } catch (error) {
+        outcomes.set(name, asRegistryError(error, ref));
+      }
+    }),
+  );
+
+  const results = new Map<string, ResolvedImage | RegistryError>();
+  for (const ref of refs) {
+    const outcome = outcomes.get(`${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`);
+    if (outcome === undefined || results.has(ref.original)) continue;
+    results.set(ref.original, outcome instanceof RegistryError ? forImage(outcome, ref) : outcome);
+  }
+  return results;
+}
+
+function asRegistryError(error: unknown, ref: ImageReference): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new RegistryError(RegistryErrorCode.badResponse, `looking up ${ref.original} failed: ${message}`, {
+    image: ref.original,
+    registry: ref.registry,
+    cause: error,
+  });
+}
+
+/** The shared failure, re-labelled with the image this caller wrote. */
+function forImage(error: RegistryError, ref: ImageReference): RegistryError {
+  if (error.image === ref.original) return error;
+  return new RegistryError(error.code, error.message, {
+    image: ref.original,
+    registry: error.registry ?? ref.registry,
+    ...(error.status === undefined ? {} : { status: error.status }),
+    ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+    cause: error.cause ?? error,
+  });
 }

@@ -1,0 +1,129 @@
+// A TTL cache with least-recently-used eviction, and single-flight sharing of work in progress.
+
+/** Entries live `ttlMs` and at most `maxEntries` are kept; the least recently used goes first. */
+export class TtlCache<V> {
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  // A Map iterates in insertion order; re-inserting on every hit keeps the oldest use first.
+  readonly #entries = new Map<string, { readonly value: V; readonly expiresAt: number }>();
+
+  constructor(ttlMs: number, maxEntries: number, now: () => number = Date.now) {
+    this.#ttlMs = ttlMs;
+    this.#maxEntries = maxEntries;
+    this.#now = now;
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    if (entry.expiresAt <= this.#now()) return undefined;
+    this.#entries.set(key, entry);
+    return entry.value;
+  }
+
+  set(key: string, value: V): void {
+    if (this.#ttlMs <= 0 || this.#maxEntries <= 0) return;
+    this.#entries.delete(key);
+    while (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, { value, expiresAt: this.#now() + this.#ttlMs });
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/** A caller's share of a flight: its promise, whether it joined one already running, and a way out. */
+export interface Ticket<V> {
+  readonly promise: Promise<V>;
+  readonly joined: boolean;
+  /** Call once the caller no longer waits (settled, timed out or cancelled). */
+  leave(): void;
+}
+
+interface Flight<V> {
+  readonly promise: Promise<V>;
+  readonly controller: AbortController;
+  waiters: number;
+  settled: boolean;
+}
+
+/**
+ * Runs at most one `work` per key at a time; callers arriving meanwhile share its result.
+ * The work is cancelled only when every caller has left, so one impatient caller cannot fail the others.
+ */
+export class SingleFlight<V> {
+  readonly #flights = new Map<string, Flight<V>>();
+
+  join(key: string, work: (signal: AbortSignal) => Promise<V>): Ticket<V> {
+    const running = this.#flights.get(key);
+    const flight = running ?? this.#start(key, work);
+    flight.waiters += 1;
+    let left = false;
+    return {
+      promise: flight.promise,
+      joined: running !== undefined,
+      leave: () => {
+        if (left) return;
+        left = true;
+        flight.waiters -= 1;
+        if (flight.waiters === 0 && !flight.settled) {
+          flight.controller.abort();
+          if (this.#flights.get(key) === flight) this.#flights.delete(key);
+        }
+      },
+    };
+  }
+
+  /** Number of flights in progress. */
+  get size(): number {
+    return this.#flights.size;
+  }
+
+  #start(key: string, work: (signal: AbortSignal) => Promise<V>): Flight<V> {
+    const controller = new AbortController();
+    const promise = Promise.resolve().then(() => work(controller.signal));
+    const flight: Flight<V> = { promise, controller, waiters: 0, settled: false };
+    const land = (): void => {
+      flight.settled = true;
+      if (this.#flights.get(key) === flight) this.#flights.delete(key);
+    };
+    promise.then(land, land);
+    this.#flights.set(key, flight);
+    return flight;
+  }
+}
+
+/**
+ * Settles with `promise`, or rejects with `onAbort()` once `signal` aborts, whichever comes first.
+ * The promise keeps running; the caller decides what leaving means.
+ */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(onAbort());
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => {
+      reject(onAbort());
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

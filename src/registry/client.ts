@@ -1,0 +1,376 @@
+// Resolves one tag to its manifest digest: auth negotiation, HEAD, GET fallback, checks, cache scoping.
+import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
+import type { Credential } from '../credentials/types.ts';
+import type { ImageReference } from '../reference/types.ts';
+import { compileHostGlobs } from './address.ts';
+import { SingleFlight, TtlCache, raceSignal } from './cache.ts';
+import { pickChallenge } from './challenge.ts';
+import type { AuthChallenge } from './challenge.ts';
+import { describeStatus, statusFailure } from './failure.ts';
+import type { FailureContext } from './failure.ts';
+import { ANONYMOUS, fingerprint } from './fingerprint.ts';
+import {
+  MANIFEST_ACCEPT,
+  MAX_MANIFEST_BYTES,
+  checkManifestBody,
+  isManifestProblem,
+  isSchema1,
+  isValidDigest,
+  mediaTypeOf,
+} from './manifest.ts';
+import type { ManifestProblem } from './manifest.ts';
+import { TokenSource, basicAuthorization } from './token.ts';
+import { createTransport, firstHeader, readLimited } from './transport.ts';
+import type { HttpResponse, Transport } from './transport.ts';
+import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
+
+/** Cache settings used when the options give none (DESIGN "configuration" defaults). */
+export const DEFAULT_CACHE = { ttlSeconds: 300, maxEntries: 10_000 } as const;
+
+/** Registries whose API lives on another host than their name. */
+const API_HOSTS: Readonly<Record<string, string>> = { 'docker.io': 'registry-1.docker.io' };
+
+/** Remembered challenges are per registry origin; this bounds them against hostile image lists. */
+const MAX_REMEMBERED_CHALLENGES = 1000;
+
+/** The host that serves the registry API for `registry` (`docker.io` → `registry-1.docker.io`). */
+export function apiHost(registry: string): string {
+  return API_HOSTS[registry] ?? registry;
+}
+
+/** What one lookup learned, and with which credential, so the cache can scope it. */
+interface Learned {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly fingerprint: string;
+}
+
+/** Everything a lookup needs to know about where it goes. */
+interface Target extends FailureContext {
+  readonly repository: string;
+  readonly tag: string;
+  /** `https://registry-1.docker.io`, `http://127.0.0.1:5000`. */
+  readonly origin: string;
+  readonly insecure: boolean;
+}
+
+/** Marks an answer tagpin could not get past the registry's auth. */
+const REFUSED = Symbol('refused');
+
+/** The resolver behind `createRegistryClient`. */
+export class RegistryClient implements Resolver {
+  readonly #transport: Transport;
+  readonly #tokens: TokenSource;
+  readonly #cache: TtlCache<Learned>;
+  readonly #flights = new SingleFlight<Learned>();
+  readonly #challenges = new Map<string, AuthChallenge>();
+  readonly #isAllowed: ((hostPort: string) => boolean) | undefined;
+  readonly #observer: RegistryClientOptions['observer'];
+
+  constructor(options: RegistryClientOptions = {}) {
+    const cache = options.cache ?? DEFAULT_CACHE;
+    this.#transport = createTransport({
+      insecure: options.insecure ?? [],
+      allow: options.allow ?? [],
+      ca: options.ca,
+      lookup: options.lookup,
+      observer: options.observer,
+    });
+    this.#tokens = new TokenSource(this.#transport.send);
+    this.#cache = new TtlCache(cache.ttlSeconds * 1000, cache.maxEntries);
+    this.#isAllowed = (options.allow ?? []).length > 0 ? compileHostGlobs(options.allow ?? []) : undefined;
+    this.#observer = options.observer;
+  }
+
+  async resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage> {
+    const startedAt = Date.now();
+    const tag = ref.tag ?? 'latest';
+    const context: FailureContext = { image: ref.original, registry: ref.registry };
+    this.#checkAllowed(ref.registry, context);
+
+    const credentials = options.keyring?.lookup(`${ref.registry}/${ref.repository}`) ?? [];
+    const fingerprints = [...new Set(credentials.map((c) => fingerprint(c)))];
+    const name = `${ref.registry}/${ref.repository}:${tag}`;
+    const answer = (learned: Learned, source: ResolvedImage['source']): ResolvedImage => ({
+      digest: learned.digest,
+      mediaType: learned.mediaType,
+      registry: ref.registry,
+      repository: ref.repository,
+      tag,
+      source,
+    });
+
+    // A digest learned anonymously serves anyone; one learned with a credential serves only its holders.
+    for (const scope of [ANONYMOUS, ...fingerprints]) {
+      const hit = this.#cache.get(`${name}#${scope}`);
+      if (hit !== undefined) {
+        this.#observer?.onCache?.('hit');
+        return answer(hit, 'cache');
+      }
+    }
+
+    const deadline = deadlineSignal(options);
+    const timeout = (): RegistryError =>
+      options.signal?.aborted === true
+        ? new RegistryError(RegistryErrorCode.timeout, `lookup of ${ref.original} was cancelled`, context)
+        : new RegistryError(
+            RegistryErrorCode.timeout,
+            `timed out after ${Math.max(0, options.deadline - startedAt)} ms looking up ${ref.original}`,
+            context,
+          );
+    if (deadline.aborted) throw timeout();
+
+    const target: Target = {
+      ...context,
+      repository: ref.repository,
+      tag,
+      insecure: this.#transport.isInsecure(ref.registry),
+      origin: `${this.#transport.isInsecure(ref.registry) ? 'http' : 'https'}://${apiHost(ref.registry)}`,
+    };
+    const flightKey = `${name}#${fingerprints.length === 0 ? ANONYMOUS : fingerprints.join(',')}`;
+    const ticket = this.#flights.join(flightKey, (signal) => this.#lookup(target, credentials, signal));
+    this.#observer?.onCache?.(ticket.joined ? 'coalesced' : 'miss');
+    try {
+      const learned = await raceSignal(ticket.promise, deadline, timeout);
+      return answer(learned, ticket.joined ? 'coalesced' : 'registry');
+    } finally {
+      ticket.leave();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#cache.clear();
+    this.#tokens.clear();
+    this.#challenges.clear();
+    await this.#transport.close();
+  }
+
+  #checkAllowed(registry: string, context: FailureContext): void {
+    if (this.#isAllowed === undefined) return;
+    if (this.#isAllowed(registry) || this.#isAllowed(apiHost(registry))) return;
+    throw new RegistryError(
+      RegistryErrorCode.notAllowed,
+      `registry ${registry} is not listed in registries.allow, so it is not contacted`,
+      context,
+    );
+  }
+
+  /** The registry round trips of one lookup; the result is cached under the credential that got it. */
+  async #lookup(target: Target, credentials: readonly Credential[], signal: AbortSignal): Promise<Learned> {
+    const url = new URL(`/v2/${target.repository}/manifests/${target.tag}`, target.origin);
+    const head = await this.#negotiate(target, url, 'HEAD', credentials, signal);
+    const { status, headers, url: answeredBy } = head.response;
+    await head.response.body.dump();
+    let learned: Learned | undefined;
+    if (status === 200) {
+      learned = learnFromHeaders(head.response, target, head.fingerprint);
+    } else if (status !== 405 && status !== 501) {
+      throw statusFailure(status, answeredBy.host, target, firstHeader(headers['retry-after']));
+    }
+
+    if (learned === undefined) {
+      // No usable Docker-Content-Digest (or HEAD unsupported): hash the exact bytes, as containerd does.
+      const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
+      if (head.authorization !== undefined) headers['authorization'] = head.authorization;
+      const response = await this.#transport.send({ method: 'GET', url, headers, context: target }, signal);
+      learned = await learnFromBody(response, target, head.fingerprint);
+    }
+    this.#cache.set(`${target.registry}/${target.repository}:${target.tag}#${learned.fingerprint}`, learned);
+    return learned;
+  }
+
+  /**
+   * Sends `method` anonymously first, then with each matching credential in keyring order, answering
+   * Basic and Bearer challenges; returns the first response that is neither 401 nor 403.
+   */
+  async #negotiate(
+    target: Target,
+    url: URL,
+    method: 'HEAD' | 'GET',
+    credentials: readonly Credential[],
+    signal: AbortSignal,
+  ): Promise<{ readonly response: HttpResponse; readonly authorization: string | undefined; readonly fingerprint: string }> {
+    let challenge = this.#challenges.get(target.origin);
+    // Against a known Basic registry an anonymous try is a wasted round trip when credentials exist.
+    const skipAnonymous = challenge?.scheme === 'basic' && credentials.length > 0;
+    const attempts: readonly (Credential | undefined)[] = skipAnonymous ? credentials : [undefined, ...credentials];
+    const rejected: string[] = [];
+    let lastStatus = 401;
+    let sawChallenge = challenge !== undefined;
+
+    for (const credential of attempts) {
+      for (let round = 0; round < 2; round += 1) {
+        const authorization = challenge === undefined ? undefined : await this.#authorize(challenge, credential, target, signal);
+        if (authorization === REFUSED) break;
+        // Credentials only ever answer a challenge; without one they are not sent anywhere.
+        if (credential !== undefined && authorization === undefined) break;
+        const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
+        if (authorization !== undefined) headers['authorization'] = authorization;
+        const response = await this.#transport.send({ method, url, headers, context: target }, signal);
+        if (response.status !== 401 && response.status !== 403) {
+          return { response, authorization, fingerprint: fingerprint(credential) };
+        }
+        await response.body.dump();
+        lastStatus = response.status;
+        const next = pickChallenge(response.headers['www-authenticate']);
+        if (next !== undefined && !sameChallenge(next, challenge)) {
+          challenge = next;
+          sawChallenge = true;
+          this.#remember(target.origin, next);
+          continue;
+        }
+        break;
+      }
+      if (credential !== undefined) rejected.push(credential.source);
+    }
+    throw unauthorized(target, credentials, rejected, lastStatus, sawChallenge);
+  }
+
+  /** The Authorization header for `credential` under `challenge`; undefined when it has none to offer. */
+  async #authorize(
+    challenge: AuthChallenge,
+    credential: Credential | undefined,
+    target: Target,
+    signal: AbortSignal,
+  ): Promise<string | undefined | typeof REFUSED> {
+    if (challenge.scheme === 'basic') return basicAuthorization(credential);
+    if (credential !== undefined && credential.identityToken === undefined && basicAuthorization(credential) === undefined) {
+      return undefined;
+    }
+    const outcome = await this.#tokens.token(
+      {
+        realm: challenge.realm,
+        service: challenge.service,
+        scope: `repository:${target.repository}:pull`,
+        credential,
+        insecureRegistry: target.insecure,
+        context: target,
+      },
+      signal,
+    );
+    return outcome.granted ? `Bearer ${outcome.token}` : REFUSED;
+  }
+
+  #remember(origin: string, challenge: AuthChallenge): void {
+    if (!this.#challenges.has(origin) && this.#challenges.size >= MAX_REMEMBERED_CHALLENGES) {
+      const oldest = this.#challenges.keys().next();
+      if (oldest.done !== true) this.#challenges.delete(oldest.value);
+    }
+    this.#challenges.set(origin, challenge);
+  }
+}
+
+/** An abort signal for the caller's deadline and its own signal, whichever comes first. */
+function deadlineSignal(options: LookupOptions): AbortSignal {
+  const remaining = Math.max(0, Math.floor(options.deadline - Date.now()));
+  const timer = AbortSignal.timeout(remaining);
+  return options.signal === undefined ? timer : AbortSignal.any([timer, options.signal]);
+}
+
+function sameChallenge(a: AuthChallenge, b: AuthChallenge | undefined): boolean {
+  if (b === undefined || a.scheme !== b.scheme || a.realm !== b.realm) return false;
+  return a.scheme === 'basic' || b.scheme === 'basic' || a.service === b.service;
+}
+
+function unauthorized(
+  target: Target,
+  credentials: readonly Credential[],
+  rejected: readonly string[],
+  status: number,
+  sawChallenge: boolean,
+): RegistryError {
+  const fields = { image: target.image, registry: target.registry, status };
+  const code = status === 403 ? RegistryErrorCode.denied : RegistryErrorCode.unauthorized;
+  if (!sawChallenge) {
+    return new RegistryError(
+      code,
+      `unauthorized: ${target.registry} answered ${describeStatus(status)} without a Basic or Bearer challenge`,
+      fields,
+    );
+  }
+  if (credentials.length === 0) {
+    return new RegistryError(code, `unauthorized: no credentials matched ${target.registry}`, fields);
+  }
+  const sources = [...new Set(rejected.length > 0 ? rejected : credentials.map((c) => c.source))];
+  return new RegistryError(
+    code,
+    `unauthorized: credentials from ${sources.join(', ')} were rejected by ${target.registry}`,
+    fields,
+  );
+}
+
+/** The digest from a HEAD (or GET) response's headers; undefined when a body has to be hashed. */
+function learnFromHeaders(response: HttpResponse, target: Target, scope: string): Learned | undefined {
+  const mediaType = mediaTypeOf(firstHeader(response.headers['content-type']));
+  if (isSchema1(mediaType)) throw manifestProblem({ kind: 'schema1', mediaType }, response, target);
+  const digest = headerDigest(response, target);
+  if (digest === undefined || mediaType === '') return undefined;
+  return { digest, mediaType, fingerprint: scope };
+}
+
+/** The digest of a GET body: exact bytes, at most 4 MiB, checked against its headers. */
+async function learnFromBody(response: HttpResponse, target: Target, scope: string): Promise<Learned> {
+  if (response.status !== 200) {
+    await response.body.dump();
+    throw statusFailure(response.status, response.url.host, target, firstHeader(response.headers['retry-after']));
+  }
+  const tooLarge = (): RegistryError =>
+    new RegistryError(
+      RegistryErrorCode.tooLarge,
+      `manifest larger than 4 MiB for ${target.registry}/${target.repository}:${target.tag}`,
+      { image: target.image, registry: target.registry, status: response.status },
+    );
+  const declaredLength = Number(firstHeader(response.headers['content-length']));
+  if (Number.isFinite(declaredLength) && declaredLength > MAX_MANIFEST_BYTES) {
+    response.body.destroy();
+    throw tooLarge();
+  }
+  const contentType = firstHeader(response.headers['content-type']);
+  const expected = headerDigest(response, target);
+  const bytes = await readLimited(response.body, MAX_MANIFEST_BYTES);
+  if (bytes === undefined) throw tooLarge();
+  const checked = checkManifestBody(bytes, contentType, expected);
+  if (isManifestProblem(checked)) throw manifestProblem(checked, response, target);
+  return { ...checked, fingerprint: scope };
+}
+
+/** A syntactically valid Docker-Content-Digest, undefined when absent; a malformed one is an error. */
+function headerDigest(response: HttpResponse, target: Target): string | undefined {
+  const value = firstHeader(response.headers['docker-content-digest'])?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!isValidDigest(value)) {
+    response.body.destroy();
+    throw new RegistryError(
+      RegistryErrorCode.badResponse,
+      `registry ${response.url.host} sent an invalid Docker-Content-Digest for ${target.repository}:${target.tag}`,
+      { image: target.image, registry: target.registry, status: response.status },
+    );
+  }
+  return value;
+}
+
+function manifestProblem(problem: ManifestProblem, response: HttpResponse, target: Target): RegistryError {
+  response.body.destroy();
+  const where = `${target.registry}/${target.repository}:${target.tag}`;
+  const fields = { image: target.image, registry: target.registry, status: response.status };
+  switch (problem.kind) {
+    case 'schema1':
+      return new RegistryError(
+        RegistryErrorCode.unsupportedManifest,
+        `${where} is a schema1 manifest (${problem.mediaType}), which cannot be pinned; push it again with a current client`,
+        fields,
+      );
+    case 'mismatch':
+      return new RegistryError(
+        RegistryErrorCode.digestMismatch,
+        `registry ${response.url.host} sent Docker-Content-Digest ${problem.header} for ${where} but the manifest hashes to ${problem.computed}`,
+        fields,
+      );
+    case 'malformed':
+      return new RegistryError(
+        RegistryErrorCode.badResponse,
+        `registry ${response.url.host} sent a bad manifest for ${where}: ${problem.detail}`,
+        fields,
+      );
+  }
+}
