@@ -1,0 +1,93 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SingleFlight, TtlCache, raceSignal } from '../../src/registry/cache.ts';
+
+describe('TtlCache', () => {
+  it('forgets entries once their time is up', () => {
+    let now = 1000;
+    const cache = new TtlCache<string>(500, 10, () => now);
+    cache.set('a', 'A');
+    now = 1499;
+    assert.equal(cache.get('a'), 'A');
+    now = 1500;
+    assert.equal(cache.get('a'), undefined);
+  });
+
+  it('evicts the least recently used entry when full', () => {
+    const cache = new TtlCache<string>(60_000, 2);
+    cache.set('a', 'A');
+    cache.set('b', 'B');
+    assert.equal(cache.get('a'), 'A');
+    cache.set('c', 'C');
+    assert.equal(cache.get('b'), undefined);
+    assert.equal(cache.get('a'), 'A');
+    assert.equal(cache.get('c'), 'C');
+    assert.equal(cache.size, 2);
+  });
+
+  it('stores nothing when the TTL or the bound is zero', () => {
+    const noTtl = new TtlCache<string>(0, 10);
+    noTtl.set('a', 'A');
+    assert.equal(noTtl.get('a'), undefined);
+    const noRoom = new TtlCache<string>(1000, 0);
+    noRoom.set('a', 'A');
+    assert.equal(noRoom.size, 0);
+  });
+});
+
+describe('SingleFlight', () => {
+  it('shares one run among callers that arrive while it is in flight, then starts afresh', async () => {
+    const flights = new SingleFlight<number>();
+    let runs = 0;
+    const work = async (): Promise<number> => {
+      runs += 1;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return runs;
+    };
+    const tickets = Array.from({ length: 5 }, () => flights.join('k', work));
+    assert.deepEqual(
+      tickets.map((t) => t.joined),
+      [false, true, true, true, true],
+    );
+    assert.deepEqual(await Promise.all(tickets.map((t) => t.promise)), [1, 1, 1, 1, 1]);
+    for (const t of tickets) t.leave();
+    assert.equal(flights.size, 0);
+    assert.equal(await flights.join('k', work).promise, 2);
+  });
+
+  it('cancels the work only when the last caller leaves', async () => {
+    const flights = new SingleFlight<string>();
+    let seen: AbortSignal | undefined;
+    const work = (signal: AbortSignal): Promise<string> => {
+      seen = signal;
+      return new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => {
+          reject(new Error('cancelled'));
+        });
+      });
+    };
+    const first = flights.join('k', work);
+    const second = flights.join('k', work);
+    await Promise.resolve();
+    first.leave();
+    assert.equal(seen?.aborted, false);
+    second.leave();
+    assert.equal(seen?.aborted, true);
+    await assert.rejects(first.promise, /cancelled/);
+    assert.equal(flights.size, 0);
+  });
+});
+
+describe('raceSignal', () => {
+  it('rejects with the given error when the signal aborts first', async () => {
+    const controller = new AbortController();
+    const pending = raceSignal(new Promise<never>(() => undefined), controller.signal, () => new Error('too slow'));
+    controller.abort();
+    await assert.rejects(pending, /too slow/);
+  });
+
+  it('settles with the promise when it wins', async () => {
+    assert.equal(await raceSignal(Promise.resolve(7), new AbortController().signal, () => new Error('x')), 7);
+    await assert.rejects(raceSignal(Promise.reject(new Error('boom')), new AbortController().signal, () => new Error('x')), /boom/);
+  });
+});
