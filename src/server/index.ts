@@ -1,7 +1,242 @@
 // HTTPS server for the admission webhooks: routes, limits, TLS reload, health, graceful shutdown.
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Server as NetServer } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { handleReview, type AdmissionDeps, type PullCredentialSource } from '../admission/index.ts';
+import { createAuditLog } from '../audit/index.ts';
 import type { Config } from '../config/types.ts';
+import { emptyKeyring, parseDockerConfig } from '../credentials/index.ts';
+import type { Keyring } from '../credentials/types.ts';
+import { ConfigError, describeError } from '../errors/index.ts';
+import { createKubeCredentialSource, loadKubeConfig } from '../kube/index.ts';
+import { createMetrics, type Metrics } from '../metrics/index.ts';
+import { createRegistryClient } from '../registry/index.ts';
+import { createApp } from './app.ts';
+import { MIN_TLS_VERSION, certificateFiles, readCertificate, selfSignedCertificate, watchCertificate } from './tls.ts';
+
+export { createApp, BODY_LIMIT } from './app.ts';
+export type { AppOptions } from './app.ts';
+
+/** Everything must be closed within this after SIGTERM; Kubernetes' default grace period is 30 s. */
+export const DRAIN_TIMEOUT_MS = 9_000;
 
 /** Runs `tagpin serve` until SIGTERM/SIGINT, then drains and resolves. */
 export async function serve(config: Config): Promise<void> {
-  throw new Error(`not implemented ${config.server.port}`);
+  const root = pino({ level: process.env.TAGPIN_LOG_LEVEL ?? 'info' });
+  const log = root.child({ logger: 'server' });
+  const audit = createAuditLog(root);
+  const metrics = createMetrics();
+
+  const files = certificateFiles(config.server);
+  const certificate = files === undefined ? await selfSignedCertificate() : await readCertificate(files);
+  if (files === undefined) {
+    log.warn('server.tlsCert and server.tlsKey are not set: serving a generated self-signed certificate for localhost (not for a cluster)');
+  }
+  const keyring = await loadKeyring(config.registries.dockerConfig);
+  const credentials = createCredentialSource(log, metrics);
+  const ca = config.registries.caFile === null ? undefined : await readSetting('registries.caFile', config.registries.caFile);
+  const resolver = createRegistryClient({
+    insecure: config.registries.insecure,
+    allow: config.registries.allow,
+    cache: config.cache,
+    observer: metrics.registryObserver,
+    ...(ca === undefined ? {} : { ca }),
+  });
+
+  const deps: AdmissionDeps = {
+    config,
+    resolver,
+    keyring,
+    ...(credentials === undefined ? {} : { credentials }),
+    observer: {
+      onResolveError: (event) => {
+        metrics.observeResolveError(event.registry, event.code);
+      },
+      onCredentialWarning: () => {
+        metrics.observeCredentialWarning();
+      },
+    },
+  };
+
+  let ready = false;
+  const app = createApp({
+    log,
+    isReady: () => ready,
+    rejected: (webhook, status, error) => {
+      metrics.observeRejectedRequest(webhook, status);
+      log.info({ webhook, status, error }, 'request rejected');
+    },
+    review: async (webhook, body, startedAt) => {
+      const outcome = await handleReview(webhook, body, deps, startedAt);
+      if (outcome.status !== 200) return outcome;
+      const event = outcome.audit;
+      const admissionLog = log.child({ uid: event.uid, webhook });
+      for (const note of outcome.notes) admissionLog.warn(note);
+      if (outcome.internalError !== undefined) admissionLog.error({ err: outcome.internalError }, 'admission failed inside tagpin');
+      audit.record(event);
+      metrics.observeAdmission(webhook, event.decision, event.durationMs / 1000);
+      return outcome;
+    },
+  });
+
+  const server = createHttpsServer({ minVersion: MIN_TLS_VERSION, key: certificate.key, cert: certificate.cert }, app);
+  const metricsServer = createHttpServer((req, res) => {
+    serveMetrics(metrics, req, res).catch((error: unknown) => {
+      log.error({ err: error }, 'metrics scrape failed');
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  const port = await listen(server, config.server.port, 'server.port');
+  const metricsPort = await listen(metricsServer, config.server.metricsPort, 'server.metricsPort');
+  const stopWatching =
+    files === undefined
+      ? () => undefined
+      : watchCertificate(
+          files,
+          (next) => {
+            server.setSecureContext({ minVersion: MIN_TLS_VERSION, key: next.key, cert: next.cert });
+            log.info({ tlsCert: files.cert }, 'serving certificate reloaded');
+          },
+          (error) => {
+            log.warn({ tlsCert: files.cert, error: describeError(error) }, 'serving certificate changed but cannot be used yet; keeping the old one');
+          },
+        );
+
+  ready = true;
+  log.info({ port, metricsPort }, 'listening');
+  log.info(`send a review: ${curlExample(port)}`);
+
+  const signal = await shutdownSignal();
+  ready = false;
+  log.info({ signal }, 'draining: readiness is 503, no new connections, in-flight requests finish');
+  stopWatching();
+  const forced = await drain(server, DRAIN_TIMEOUT_MS);
+  if (forced) log.warn('drain timed out; remaining connections closed');
+  await Promise.all([drain(metricsServer, 1_000), resolver.close().catch(() => undefined)]);
+  log.info('stopped');
+  // Nothing should be left to keep the process alive; if a library still holds a handle, do not wait on it.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
+}
+
+/** The pull-credential source when a Kubernetes API is configured, else none (with a line saying so). */
+function createCredentialSource(log: Logger, metrics: Metrics): PullCredentialSource | undefined {
+  const kubeConfig = loadKubeConfig();
+  if (kubeConfig === undefined) {
+    log.info('no Kubernetes API configured (not in a cluster, KUBECONFIG unset): pull secrets are not read');
+    return undefined;
+  }
+  return createKubeCredentialSource({
+    kubeConfig,
+    observer: {
+      onRead: (event) => {
+        metrics.observeKubeRead(event.kind, event.result);
+      },
+    },
+  });
+}
+
+async function loadKeyring(path: string | null): Promise<Keyring> {
+  if (path === null) return emptyKeyring;
+  const text = await readSetting('registries.dockerConfig', path);
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`registries.dockerConfig ${path}: not JSON: ${describeError(error)}`, { where: path, cause: error });
+  }
+  return parseDockerConfig(document, path);
+}
+
+async function readSetting(key: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : describeError(error);
+    throw new ConfigError(`${key} ${path}: cannot read file: ${reason}`, { where: key, cause: error });
+  }
+}
+
+async function serveMetrics(metrics: Metrics, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/metrics') {
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('tagpin serves GET /metrics on this port\n');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET', 'Content-Type': 'text/plain' }).end('GET only\n');
+    return;
+  }
+  const body = await metrics.registry.metrics();
+  res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** Listens on `port` (0 picks a free one) and returns the port in use. */
+async function listen(server: NetServer, port: number, key: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const reason = error.code === 'EADDRINUSE' ? 'address already in use' : error.code === 'EACCES' ? 'permission denied' : describeError(error);
+      reject(new ConfigError(`${key} ${String(port)}: cannot listen: ${reason}`, { where: key, cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+/**
+ * Stops accepting connections and waits for in-flight requests; keep-alive connections are
+ * closed as soon as they are idle. Resolves true when `timeoutMs` ran out and connections were cut.
+ */
+async function drain(server: NetServer | HttpsServer, timeoutMs: number): Promise<boolean> {
+  const http = server as Partial<Pick<HttpsServer, 'closeIdleConnections' | 'closeAllConnections'>>;
+  return new Promise((resolve) => {
+    let forced = false;
+    const idle = setInterval(() => http.closeIdleConnections?.(), 100);
+    const force = setTimeout(() => {
+      forced = true;
+      http.closeAllConnections?.();
+    }, timeoutMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(force);
+      resolve(forced);
+    });
+    http.closeIdleConnections?.();
+  });
+}
+
+/** A command that sends a small Pod review to the local server. */
+function curlExample(port: number): string {
+  const review = {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'try-1',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      operation: 'CREATE',
+      namespace: 'default',
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'try' }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
+    },
+  };
+  return `curl -sk https://localhost:${String(port)}/mutate -H 'Content-Type: application/json' -d '${JSON.stringify(review)}'`;
 }

@@ -1,0 +1,53 @@
+// Which image fields of a request the webhooks act on, and which an UPDATE leaves as they were.
+import { listImages, getAtPointer } from '../workload/index.ts';
+import type { ImageField } from '../workload/types.ts';
+import type { AdmissionRequest } from './review.ts';
+
+/** An image field with what the old object held at the same path. */
+export interface ScopedField {
+  readonly field: ImageField;
+  /** Value at the same path in `oldObject` (UPDATE only); undefined when there is none. */
+  readonly old: unknown;
+  /** Set when the request does not change this field, so the webhooks leave it alone. */
+  readonly unchanged?: string;
+}
+
+const EPHEMERAL_SUBRESOURCE = 'ephemeralcontainers';
+
+/**
+ * The image fields of the request's object. Empty strings are skipped: workload templates may
+ * leave `image` empty for a controller to fill in, and the API server rejects empty Pod images itself.
+ */
+export function scopeFields(request: AdmissionRequest): readonly ScopedField[] {
+  const fields = listImages(request.kind, request.object).filter((f) => f.value !== '');
+  const isUpdate = request.operation === 'UPDATE' && request.oldObject !== null;
+  const ephemeral = request.subResource === EPHEMERAL_SUBRESOURCE;
+  const oldEphemeralNames = ephemeral ? ephemeralNames(request.kind, request.oldObject) : new Set<string>();
+
+  return fields.map((field): ScopedField => {
+    const old = isUpdate ? getAtPointer(request.oldObject, field.path) : undefined;
+    if (ephemeral) {
+      // The subresource can only add ephemeral containers; existing ones cannot be changed.
+      const isNew = field.slot === 'ephemeralContainers' && field.name !== undefined && !oldEphemeralNames.has(field.name);
+      return isNew ? { field, old } : { field, old, unchanged: 'not a new ephemeral container' };
+    }
+    if (isUpdate && old === field.value) return { field, old, unchanged: 'image not changed by this update' };
+    return { field, old };
+  });
+}
+
+function ephemeralNames(kind: string, oldObject: unknown): ReadonlySet<string> {
+  if (oldObject === null) return new Set();
+  const names = listImages(kind, oldObject)
+    .filter((f) => f.slot === 'ephemeralContainers')
+    .map((f) => f.name)
+    .filter((n): n is string => n !== undefined);
+  return new Set(names);
+}
+
+/** Renders an image value for messages and audit records: strings as written, anything else as JSON. */
+export function showImage(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}

@@ -1,0 +1,107 @@
+// Prometheus metrics of the webhook on a private prom-client registry, names prefixed `tagpin_`.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RegistryObserver } from '../registry/types.ts';
+import type { Decision, Webhook } from '../audit/index.ts';
+
+/** Counters and histograms the server updates, plus the registry they are exposed from. */
+export interface Metrics {
+  /** The private registry; serve it at GET /metrics. */
+  readonly registry: Registry;
+  /** Feeds `tagpin_registry_requests_total` and `tagpin_resolve_cache_total`; pass to the registry client. */
+  readonly registryObserver: RegistryObserver;
+  /** One admission answered with an AdmissionReview. */
+  observeAdmission(webhook: Webhook, decision: Decision, durationSeconds: number): void;
+  /** One request answered with an HTTP error instead of a review (malformed body, wrong type, too large). */
+  observeRejectedRequest(webhook: Webhook, status: number): void;
+  /** One image whose lookup failed; `code` is the RegistryError code. */
+  observeResolveError(registry: string, code: string): void;
+  /** One warning from reading pull credentials (missing secret, API error). */
+  observeCredentialWarning(): void;
+  /** One GET against the Kubernetes API for a pull secret or service account. */
+  observeKubeRead(kind: string, result: string): void;
+}
+
+/** Creates the metrics on a fresh registry, with Node's process metrics under the same prefix. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tagpin_' });
+
+  const admissions = new Counter({
+    name: 'tagpin_admission_requests_total',
+    help: 'Admission reviews answered, by webhook and decision.',
+    labelNames: ['webhook', 'decision'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'tagpin_admission_duration_seconds',
+    help: 'Time from receiving an admission review to answering it.',
+    labelNames: ['webhook'] as const,
+    // Up to the API server's 30 s cap on webhook timeouts.
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'tagpin_admission_rejected_requests_total',
+    help: 'Requests to a webhook answered with an HTTP error (malformed, wrong content type, too large).',
+    labelNames: ['webhook', 'status'] as const,
+    registers: [registry],
+  });
+  const registryRequests = new Counter({
+    name: 'tagpin_registry_requests_total',
+    help: 'HTTP exchanges with registries and token servers; status 0 when no response arrived.',
+    labelNames: ['registry', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const cache = new Counter({
+    name: 'tagpin_resolve_cache_total',
+    help: 'Digest lookups by cache result: hit, miss, or coalesced with a lookup in flight.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const resolveErrors = new Counter({
+    name: 'tagpin_resolve_errors_total',
+    help: 'Images whose digest lookup failed, by registry and error code.',
+    labelNames: ['registry', 'code'] as const,
+    registers: [registry],
+  });
+  const credentialWarnings = new Counter({
+    name: 'tagpin_pull_credential_warnings_total',
+    help: 'Problems reading pull secrets or service accounts (the lookup went on without them).',
+    registers: [registry],
+  });
+
+  const kubeReads = new Counter({
+    name: 'tagpin_kube_reads_total',
+    help: 'GETs of Secrets and ServiceAccounts against the Kubernetes API, by kind and result.',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    registryObserver: {
+      onRequest: (event): void => {
+        registryRequests.inc({ registry: event.registry, method: event.method, status: String(event.status) });
+      },
+      onCache: (result): void => {
+        cache.inc({ result });
+      },
+    },
+    observeAdmission(webhook, decision, durationSeconds): void {
+      admissions.inc({ webhook, decision });
+      duration.observe({ webhook }, durationSeconds);
+    },
+    observeRejectedRequest(webhook, status): void {
+      rejected.inc({ webhook, status: String(status) });
+    },
+    observeResolveError(registryHost, code): void {
+      resolveErrors.inc({ registry: registryHost, code });
+    },
+    observeCredentialWarning(): void {
+      credentialWarnings.inc();
+    },
+    observeKubeRead(kind, result): void {
+      kubeReads.inc({ kind, result });
+    },
+  };
+}
