@@ -4,7 +4,7 @@ import { compileGlob, globMatches } from './glob.ts';
 import type { Glob } from './glob.ts';
 import type { Credential, Keyring } from './types.ts';
 
-/** Where a config key or an image points: host (lowercase), port and path (`/a/b`, or '' for the whole host). */
+/** Where a config key or an image points: host (lowercase, IPv6 without brackets), port, and path (`/a/b`, or '' for the whole host). */
 export interface Location {
   readonly host: string;
   readonly port: string;
@@ -19,7 +19,8 @@ function splitHostPort(authority: string): { readonly host: string; readonly por
     if (close === -1) return undefined;
     const after = authority.slice(close + 1);
     if (after !== '' && !after.startsWith(':')) return undefined;
-    return { host: authority.slice(0, close + 1), port: after.slice(1) };
+    // Without brackets, as Go's SplitHostPort gives it, so an IPv6 address is one literal label, never a glob class.
+    return { host: authority.slice(1, close), port: after.slice(1) };
   }
   const colon = authority.indexOf(':');
   if (colon === -1 || colon !== authority.lastIndexOf(':')) return { host: authority, port: '' };
@@ -79,7 +80,7 @@ function toEntry(credential: Credential): Entry | undefined {
   const location = parseKeyLocation(credential.key);
   if (location === undefined) return undefined;
   const labels: Glob[] = [];
-  for (const label of location.host.split('.')) {
+  for (const label of hostLabels(location.host)) {
     const glob = compileGlob(label);
     // filepath.Match fails on a malformed pattern, and kubelet then treats the key as not matching.
     if (glob === undefined) return undefined;
@@ -90,8 +91,13 @@ function toEntry(credential: Credential): Entry | undefined {
   return { credential, labels, port: location.port, path: location.path, sortKey };
 }
 
+/** DNS labels of a host; an IPv6 address is a single label. */
+function hostLabels(host: string): readonly string[] {
+  return host.includes(':') ? [host] : host.split('.');
+}
+
 function hostMatches(labels: readonly Glob[], host: string): boolean {
-  const parts = host.split('.');
+  const parts = hostLabels(host);
   return parts.length === labels.length && labels.every((glob, i) => globMatches(glob, parts[i] ?? ''));
 }
 
