@@ -1,6 +1,4 @@
 // Where the kube adapter finds the API: in-cluster service account, KUBECONFIG, or nowhere.
-// node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
-/* eslint-disable @typescript-eslint/no-floating-promises */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -1,6 +1,4 @@
 // End to end: a namespace's pull secret unlocks a private image on the real registry, and only for that namespace.
-// node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
-/* eslint-disable @typescript-eslint/no-floating-promises */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';

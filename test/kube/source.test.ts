@@ -1,6 +1,4 @@
 // Behaviour of the cluster pull-credential source against a fake Kubernetes API.
-// node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
-/* eslint-disable @typescript-eslint/no-floating-promises */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -145,6 +143,7 @@ describe('kube credential source', () => {
     kube.addSecret('slow', 'regcred', dockerconfigjson, configJson('127.0.0.1:5000', 'u', 'p'));
     kube.addServiceAccount('slow', 'default', []);
     kube.setDelay(3000);
+    const abandonedBefore = kube.abandoned();
     try {
       const source = createKubeCredentialSource({ kubeConfig });
       const started = Date.now();
@@ -160,6 +159,9 @@ describe('kube credential source', () => {
         'imagePullSecret slow/regcred could not be read before the deadline (Kubernetes API too slow); resolving anonymously',
         'service account slow/default could not be read before the deadline (Kubernetes API too slow); resolving without its imagePullSecrets',
       ]);
+      // Both reads were aborted, not left running until the API got round to them.
+      for (let i = 0; i < 50 && kube.abandoned() - abandonedBefore < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(kube.abandoned() - abandonedBefore, 2);
     } finally {
       kube.setDelay(0);
     }

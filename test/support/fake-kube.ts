@@ -30,6 +30,8 @@ export interface FakeKube {
   forbid(path: string): void;
   /** Requests received for `path` (query string ignored), or in all when omitted. */
   requests(path?: string): number;
+  /** Requests whose client closed the connection before the answer was sent (an aborted read). */
+  abandoned(): number;
   stop(): Promise<void>;
 }
 
@@ -39,11 +41,6 @@ export interface FakeKubeOptions {
   readonly pki?: Pki;
 }
 
-interface Stored {
-  readonly kind: 'Secret' | 'ServiceAccount';
-  readonly body: Readonly<Record<string, unknown>>;
-}
-
 const objectPath = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|serviceaccounts)\/([^/]+)$/;
 
 /** Starts the fake API on 127.0.0.1 with a free port and writes its kubeconfig. */
@@ -51,11 +48,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const pki = options.pki ?? (await createPki());
   const certificate = await pki.issue(`kube-${randomBytes(4).toString('hex')}`, []);
   const token = `fake-${randomBytes(12).toString('hex')}`;
-  const objects = new Map<string, Stored>();
+  const objects = new Map<string, Readonly<Record<string, unknown>>>();
   const forbidden = new Set<string>();
   const counts = new Map<string, number>();
   const pending = new Set<NodeJS.Timeout>();
   let delayMs = 0;
+  let abandoned = 0;
 
   const server = createServer({ key: certificate.keyPem, cert: certificate.certPem, minVersion: 'TLSv1.2' }, (req, res) => {
     const path = new URL(req.url ?? '/', 'https://fake').pathname;
@@ -67,6 +65,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     pending.add(timer);
     // A client that gives up (aborted request) must not leave a timer behind.
     res.on('close', () => {
+      if (!res.writableEnded) abandoned += 1;
       clearTimeout(timer);
       pending.delete(timer);
     });
@@ -97,7 +96,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       send(res, 404, status(404, 'NotFound', `${kind} "${name}" not found`, { name, kind }));
       return;
     }
-    send(res, 200, stored.body);
+    send(res, 200, stored);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -148,19 +147,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     addSecret(ns, name, type, data) {
       const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));
       objects.set(`/api/v1/namespaces/${ns}/secrets/${name}`, {
-        kind: 'Secret',
-        body: { kind: 'Secret', apiVersion: 'v1', metadata: metadata(ns, name), type, data: encoded },
+        kind: 'Secret', apiVersion: 'v1', metadata: metadata(ns, name), type, data: encoded,
       });
     },
     addServiceAccount(ns, name, imagePullSecrets) {
       objects.set(`/api/v1/namespaces/${ns}/serviceaccounts/${name}`, {
         kind: 'ServiceAccount',
-        body: {
-          kind: 'ServiceAccount',
-          apiVersion: 'v1',
-          metadata: metadata(ns, name),
-          ...(imagePullSecrets.length > 0 ? { imagePullSecrets: imagePullSecrets.map((n) => ({ name: n })) } : {}),
-        },
+        apiVersion: 'v1',
+        metadata: metadata(ns, name),
+        ...(imagePullSecrets.length > 0 ? { imagePullSecrets: imagePullSecrets.map((n) => ({ name: n })) } : {}),
       });
     },
     remove(path) {
@@ -177,6 +172,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       let total = 0;
       for (const n of counts.values()) total += n;
       return total;
+    },
+    abandoned() {
+      return abandoned;
     },
     async stop() {
       for (const timer of pending) clearTimeout(timer);
