@@ -9,18 +9,26 @@ let hooked = false;
 let watchdog: ChildProcess | undefined;
 
 /**
- * Kills every pid it was told about when its stdin closes, which happens when the test process
- * dies for any reason, SIGKILL included, where no 'exit' handler runs. Lines are "+ PID" / "- PID".
+ * Kills every process and removes every directory it was told about when its stdin closes, which
+ * happens when the test process dies for any reason, SIGKILL included, where no 'exit' handler runs.
+ * Lines are "+pid PID", "-pid PID", "+dir PATH", "-dir PATH".
  */
 const watchdogScript = `
-pids=' '
-while read -r op pid; do
-  case "$op" in
-    +) pids="$pids$pid " ;;
-    -) pids=$(printf '%s' "$pids" | sed "s/ $pid / /") ;;
+pids=''
+dirs=''
+while IFS= read -r line; do
+  arg=\${line#* }
+  case "$line" in
+    '+pid '*) pids="$pids
+$arg" ;;
+    '-pid '*) pids=$(printf '%s\\n' "$pids" | grep -vxF -- "$arg") ;;
+    '+dir '*) dirs="$dirs
+$arg" ;;
+    '-dir '*) dirs=$(printf '%s\\n' "$dirs" | grep -vxF -- "$arg") ;;
   esac
 done
-for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+printf '%s\\n' "$pids" | while read -r pid; do [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; done
+printf '%s\\n' "$dirs" | while IFS= read -r dir; do [ -n "$dir" ] && rm -rf -- "$dir"; done
 exit 0
 `;
 
@@ -49,11 +57,12 @@ function tellWatchdog(line: string): void {
 export function removeOnExit(dir: string): void {
   hook();
   dirs.add(dir);
+  tellWatchdog(`+dir ${dir}`);
 }
 
 /** Forgets a directory the caller already removed. */
 export function releaseDir(dir: string): void {
-  dirs.delete(dir);
+  if (dirs.delete(dir)) tellWatchdog(`-dir ${dir}`);
 }
 
 /** Kills `child` when the test process exits or dies; forgotten once the child exits by itself. */
@@ -62,9 +71,9 @@ export function killOnExit(child: ChildProcess): void {
   const pid = child.pid;
   if (pid === undefined) return;
   children.add(child);
-  tellWatchdog(`+ ${String(pid)}`);
+  tellWatchdog(`+pid ${String(pid)}`);
   child.once('exit', () => {
     children.delete(child);
-    tellWatchdog(`- ${String(pid)}`);
+    tellWatchdog(`-pid ${String(pid)}`);
   });
 }
