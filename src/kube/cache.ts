@@ -65,6 +65,7 @@ export class ReadCache<V> {
 
   #start(key: string, deadline: number, load: (signal: AbortSignal) => Promise<V>): InFlight<V> {
     const controller = new AbortController();
+    // `finally` runs after this method has returned, by which time `flight` is assigned.
     const promise = load(controller.signal).finally(() => {
       clearTimeout(flight.timer);
       this.#inFlight.delete(key);
