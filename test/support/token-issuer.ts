@@ -86,7 +86,8 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     let credentials: Credentials = readBasic(req.headers.authorization);
     if (req.method === 'POST') {
       params = new URLSearchParams(await readBody(req));
-      credentials = readForm(params);
+      const form = readForm(params);
+      if (form.kind !== 'none') credentials = form;
     }
     const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter((s) => s !== '');
     served.push({ method: req.method, scope: scopes.join(' '), authenticated: credentials.kind !== 'none' });
