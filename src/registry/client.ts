@@ -1,7 +1,8 @@
 // Resolves one tag to its manifest digest: auth negotiation, HEAD, GET fallback, checks, cache scoping.
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { Credential } from '../credentials/types.ts';
-import type { ImageReference } from '../reference/types.ts';
+import { registryApiHost } from '../reference/index.ts';
+import type { ImageReference } from '../reference/index.ts';
 import { compileHostGlobs } from './address.ts';
 import { SingleFlight, TtlCache, raceSignal } from './cache.ts';
 import { pickChallenge } from './challenge.ts';
@@ -27,16 +28,8 @@ import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } fr
 /** Cache settings used when the options give none (DESIGN "configuration" defaults). */
 export const DEFAULT_CACHE = { ttlSeconds: 300, maxEntries: 10_000 } as const;
 
-/** Registries whose API lives on another host than their name. */
-const API_HOSTS: Readonly<Record<string, string>> = { 'docker.io': 'registry-1.docker.io' };
-
 /** Remembered challenges are per registry origin; this bounds them against hostile image lists. */
 const MAX_REMEMBERED_CHALLENGES = 1000;
-
-/** The host that serves the registry API for `registry` (`docker.io` → `registry-1.docker.io`). */
-export function apiHost(registry: string): string {
-  return API_HOSTS[registry] ?? registry;
-}
 
 /** What one lookup learned, and with which credential, so the cache can scope it. */
 interface Learned {
@@ -125,7 +118,7 @@ export class RegistryClient implements Resolver {
       repository: ref.repository,
       tag,
       insecure: this.#transport.isInsecure(ref.registry),
-      origin: `${this.#transport.isInsecure(ref.registry) ? 'http' : 'https'}://${apiHost(ref.registry)}`,
+      origin: `${this.#transport.isInsecure(ref.registry) ? 'http' : 'https'}://${registryApiHost(ref.registry)}`,
     };
     const flightKey = `${name}#${fingerprints.length === 0 ? ANONYMOUS : fingerprints.join(',')}`;
     const ticket = this.#flights.join(flightKey, (signal) => this.#lookup(target, credentials, signal));
@@ -147,7 +140,7 @@ export class RegistryClient implements Resolver {
 
   #checkAllowed(registry: string, context: FailureContext): void {
     if (this.#isAllowed === undefined) return;
-    if (this.#isAllowed(registry) || this.#isAllowed(apiHost(registry))) return;
+    if (this.#isAllowed(registry) || this.#isAllowed(registryApiHost(registry))) return;
     throw new RegistryError(
       RegistryErrorCode.notAllowed,
       `registry ${registry} is not listed in registries.allow, so it is not contacted`,

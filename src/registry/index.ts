@@ -5,7 +5,7 @@ import { RegistryClient } from './client.ts';
 import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
 
 export type * from './types.ts';
-export { apiHost, DEFAULT_CACHE } from './client.ts';
+export { DEFAULT_CACHE } from './client.ts';
 export { parseChallenges, pickChallenge } from './challenge.ts';
 export type { AuthChallenge, Challenge } from './challenge.ts';
 export { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES } from './manifest.ts';

@@ -13,6 +13,9 @@ import type { RegistryObserver } from './types.ts';
 /** Redirects followed per exchange before giving up. */
 export const MAX_REDIRECTS = 5;
 
+/** Identifies tagpin in registry access logs. */
+const USER_AGENT = 'tagpin';
+
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 /** One request; `context` names the image and registry for errors. */
@@ -87,7 +90,7 @@ export function createTransport(options: TransportOptions): Transport {
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: request.method,
-        headers: request.headers,
+        headers: { 'user-agent': USER_AGENT, ...request.headers },
         ...(request.body === undefined ? {} : { body: request.body }),
         signal,
       });
