@@ -6,7 +6,6 @@ import { emptyKeyring, parseDockerConfig } from './credentials/index.ts';
 import type { Keyring } from './credentials/index.ts';
 import { ConfigError } from './errors/index.ts';
 import { createRegistryClient } from './registry/index.ts';
-import { serve } from './server/index.ts';
 import {
   COMMAND_HELP,
   ExitCode,
@@ -32,9 +31,13 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'version':
       processIo.writeOut(await versionText());
       return ExitCode.ok;
-    case 'serve':
-      await serve(await configFor(command));
+    case 'serve': {
+      const config = await configFor(command);
+      // Loaded only here: the server's dependencies would double the start-up time of every other command.
+      const { serve } = await import('./server/index.ts');
+      await serve(config);
       return ExitCode.ok;
+    }
     case 'check': {
       const config = await configFor(command);
       return runCheck({ files: command.files, output: command.output, config }, processIo);

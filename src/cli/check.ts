@@ -2,6 +2,7 @@
 import type { Config } from '../config/index.ts';
 import { isNamespaceExcluded, validateImage } from '../policy/index.ts';
 import type { ImageVerdict, Verdict } from '../policy/index.ts';
+import { parseReference } from '../reference/index.ts';
 import { listImages } from '../workload/index.ts';
 import type { OutputMode } from './args.ts';
 import { ExitCode } from './errors.ts';
@@ -46,9 +47,7 @@ export async function runCheck(options: CheckOptions, io: CliIo): Promise<number
       for (const object of document.objects) {
         const namespaceExcluded = isNamespaceExcluded(object.namespace, options.config.exclude);
         for (const field of listImages(object.kind, object.object)) {
-          const verdict: ImageVerdict = namespaceExcluded
-            ? { verdict: 'excluded', reason: `namespace ${object.namespace ?? ''} is excluded` }
-            : validateImage(field.value, options.config);
+          const verdict = namespaceExcluded ? excludedByNamespace(field.value, object.namespace ?? '') : validateImage(field.value, options.config);
           records.push({
             file: source.name,
             kind: object.kind,
@@ -77,6 +76,17 @@ export async function runCheck(options: CheckOptions, io: CliIo): Promise<number
     io.writeOut(`${summary(records, sources.length)}${failing > 0 && !enforcing ? ` (validate.action is ${options.config.validate.action}: not failing)` : ''}\n`);
   }
   return failing > 0 && enforcing ? ExitCode.failed : ExitCode.ok;
+}
+
+/** Excluded objects still show what their images are, when the value parses. */
+function excludedByNamespace(value: unknown, namespace: string): ImageVerdict {
+  const verdict: ImageVerdict = { verdict: 'excluded', reason: `namespace ${namespace} is excluded` };
+  if (typeof value !== 'string') return verdict;
+  try {
+    return { ...verdict, ref: parseReference(value) };
+  } catch {
+    return verdict;
+  }
 }
 
 function textLine(record: CheckRecord): string {
