@@ -1,0 +1,375 @@
+// Runs `tagpin serve` as a real process for integration tests, and talks to it over HTTPS.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { stringify } from 'yaml';
+import { killOnExit, releaseDir, removeOnExit } from './exit-cleanup.ts';
+import type { ContentKind, TestRegistry } from './registry.ts';
+
+/** One JSON line the server wrote to stdout. */
+export type LogLine = Readonly<Record<string, unknown>>;
+
+/** An HTTP answer, with the body parsed as JSON when it is JSON. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly text: string;
+  readonly json: unknown;
+}
+
+/** Options of `startServe`. */
+export interface ServeOptions {
+  /** Configuration, written as the YAML file given to `--config`; `server.port` and `server.metricsPort` are filled in. */
+  readonly config?: Readonly<Record<string, unknown>>;
+  /** Extra environment (e.g. KUBECONFIG). KUBECONFIG and KUBERNETES_SERVICE_HOST are cleared unless given here. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** PEM of the CA that signed `server.tlsCert`; without it the client accepts any certificate (the self-signed one). */
+  readonly ca?: string;
+}
+
+/** A running `tagpin serve`. */
+export interface TagpinServer {
+  readonly pid: number;
+  /** HTTPS port of the webhooks. */
+  readonly port: number;
+  /** Plain HTTP port of /metrics. */
+  readonly metricsPort: number;
+  /** `https://127.0.0.1:PORT` */
+  readonly url: string;
+  /** Every JSON line written to stdout so far. */
+  lines(): readonly LogLine[];
+  /** The lines with `"logger":"audit"`. */
+  auditLines(): readonly LogLine[];
+  /** Waits for a line matching `predicate` (already written or still to come). */
+  waitForLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Sends `body` (an object is sent as JSON) to `path` with POST. */
+  post(path: string, body: unknown, headers?: Readonly<Record<string, string>>): Promise<HttpAnswer>;
+  get(path: string): Promise<HttpAnswer>;
+  /** Sends an AdmissionReview to `/mutate` or `/validate` and returns the answer, failing unless it is HTTP 200. */
+  review(webhook: 'mutate' | 'validate', review: unknown): Promise<AdmissionAnswer>;
+  /** The Prometheus text from the metrics port. */
+  metrics(): Promise<string>;
+  /** Sends a signal to the process. */
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when the process has exited. */
+  exited(): Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then SIGKILL after 10 s; removes the temp directory. Safe to call twice. */
+  stop(): Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>;
+}
+
+/** The parts of an AdmissionReview answer tests look at. */
+export interface AdmissionAnswer {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly response: {
+    readonly uid: string;
+    readonly allowed: boolean;
+    readonly patchType?: string;
+    readonly patch?: string;
+    readonly warnings?: readonly string[];
+    readonly auditAnnotations?: Readonly<Record<string, string>>;
+    readonly status?: { readonly code: number; readonly reason: string; readonly message: string };
+  };
+}
+
+const repoRoot = new URL('../../', import.meta.url).pathname;
+const startAttempts = 3;
+const startTimeoutMs = 20_000;
+
+/** Starts `node src/main.ts serve --config FILE` and waits for its `listening` line. Call `stop()` in `after()`. */
+export async function startServe(options: ServeOptions = {}): Promise<TagpinServer> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= startAttempts; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      lastError = error;
+      // Free ports are picked before the process binds them; another process may have won the race.
+      if (!String(error).includes('address already in use')) throw error;
+    }
+  }
+  throw lastError;
+}
+
+async function startOnce(options: ServeOptions): Promise<TagpinServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'tagpin-serve-'));
+  removeOnExit(dir);
+  const configFile = join(dir, 'config.yaml');
+  const given = options.config ?? {};
+  const server = (given['server'] ?? {}) as Readonly<Record<string, unknown>>;
+  const config = { ...given, server: { ...server, port: await freePort(), metricsPort: await freePort() } };
+  await writeFile(configFile, stringify(config));
+
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && key !== 'KUBECONFIG' && key !== 'KUBERNETES_SERVICE_HOST' && key !== 'TAGPIN_CONFIG') env[key] = value;
+  }
+  Object.assign(env, options.env ?? {});
+  const child = spawn(process.execPath, ['src/main.ts', 'serve', '--config', configFile], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  killOnExit(child);
+
+  const lines: LogLine[] = [];
+  const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+  let stderr = '';
+  let partial = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const text of parts) {
+      if (text.trim() === '') continue;
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { unparsed: text };
+      }
+      lines.push(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.predicate(line)) {
+          waiters.delete(waiter);
+          waiter.resolve(line);
+        }
+      }
+    }
+  });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+
+  const waitForLine = async (predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+    const seen = lines.find(predicate);
+    if (seen !== undefined) return seen;
+    let waiter: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void } | undefined;
+    const found = new Promise<LogLine>((resolve) => {
+      waiter = { predicate, resolve };
+      waiters.add(waiter);
+    });
+    const cancel = new AbortController();
+    const timeout = sleep(timeoutMs, undefined, { signal: cancel.signal }).catch(() => undefined);
+    const result = await Promise.race([found, timeout, exit.then(() => undefined)]);
+    cancel.abort();
+    if (waiter !== undefined) waiters.delete(waiter);
+    if (result === undefined) {
+      throw new Error(`tagpin serve wrote no matching line within ${String(timeoutMs)} ms; stderr: ${stderr.trim()}`);
+    }
+    return result;
+  };
+
+  let listening: LogLine;
+  try {
+    listening = await waitForLine((line) => line['msg'] === 'listening', startTimeoutMs);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exit;
+    await rm(dir, { recursive: true, force: true });
+    releaseDir(dir);
+    throw new Error(`tagpin serve did not start: ${stderr.trim() || String(error)}`);
+  }
+  const port = listening['port'] as number;
+  const metricsPort = listening['metricsPort'] as number;
+  const url = `https://127.0.0.1:${String(port)}`;
+  const agent = new Agent({
+    connect: options.ca === undefined ? { rejectUnauthorized: false } : { ca: options.ca, servername: 'localhost' },
+  });
+
+  const send = async (method: 'GET' | 'POST', path: string, body?: unknown, headers: Readonly<Record<string, string>> = {}): Promise<HttpAnswer> => {
+    const isRaw = typeof body === 'string' || Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : isRaw ? body : JSON.stringify(body);
+    const answer = await request(`${url}${path}`, {
+      method,
+      dispatcher: agent,
+      headers: { ...(isRaw || body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(payload === undefined ? {} : { body: payload }),
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    const text = await answer.body.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: answer.statusCode, headers: answer.headers, text, json };
+  };
+
+  let stopped: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+  return {
+    pid: child.pid ?? 0,
+    port,
+    metricsPort,
+    url,
+    lines: () => [...lines],
+    auditLines: () => lines.filter((line) => line['logger'] === 'audit'),
+    waitForLine,
+    stderr: () => stderr,
+    post: (path, body, headers) => send('POST', path, body, headers),
+    get: (path) => send('GET', path),
+    async review(webhook, review) {
+      const answer = await send('POST', `/${webhook}`, review);
+      if (answer.status !== 200) throw new Error(`/${webhook} answered HTTP ${String(answer.status)}: ${answer.text}`);
+      return answer.json as AdmissionAnswer;
+    },
+    async metrics() {
+      const answer = await request(`http://127.0.0.1:${String(metricsPort)}/metrics`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+      return answer.body.text();
+    },
+    kill(signal) {
+      child.kill(signal);
+    },
+    exited: () => exit,
+    stop() {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exit;
+          clearTimeout(timer);
+        }
+        await agent.close().catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+        releaseDir(dir);
+        return exit;
+      })();
+      return stopped;
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => {
+    resolve();
+  }));
+  return port;
+}
+
+/** An object from test/fixtures/objects (a fresh copy each call). */
+export function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../fixtures/objects/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+}
+
+/** Fields of `admissionReview`. */
+export interface ReviewFields {
+  readonly uid?: string;
+  readonly apiVersion?: string;
+  readonly operation?: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+  /** The object; its `kind` is used for request.kind unless `kind` is given. */
+  readonly object?: unknown;
+  readonly oldObject?: unknown;
+  readonly kind?: string;
+  readonly subResource?: string;
+  readonly namespace?: string;
+  readonly dryRun?: boolean;
+  readonly user?: string;
+}
+
+const groupVersion: Readonly<Record<string, readonly [string, string, string]>> = {
+  Pod: ['', 'v1', 'pods'],
+  PodTemplate: ['', 'v1', 'podtemplates'],
+  ReplicationController: ['', 'v1', 'replicationcontrollers'],
+  ReplicaSet: ['apps', 'v1', 'replicasets'],
+  Deployment: ['apps', 'v1', 'deployments'],
+  StatefulSet: ['apps', 'v1', 'statefulsets'],
+  DaemonSet: ['apps', 'v1', 'daemonsets'],
+  Job: ['batch', 'v1', 'jobs'],
+  CronJob: ['batch', 'v1', 'cronjobs'],
+};
+
+let uidCounter = 0;
+
+/** An AdmissionReview as the API server sends it, around `fields.object`. */
+export function admissionReview(fields: ReviewFields): Record<string, unknown> {
+  const object = fields.object as { kind?: string; metadata?: { name?: string; namespace?: string } } | undefined;
+  const kind = fields.kind ?? object?.kind ?? 'Pod';
+  const [group, version, resource] = groupVersion[kind] ?? ['example.com', 'v1', `${kind.toLowerCase()}s`];
+  const namespace = fields.namespace ?? object?.metadata?.namespace ?? 'demo';
+  uidCounter += 1;
+  return {
+    apiVersion: fields.apiVersion ?? 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: fields.uid ?? `00000000-0000-4000-8000-${String(uidCounter).padStart(12, '0')}`,
+      kind: { group, version, kind },
+      resource: { group, version, resource },
+      ...(fields.subResource === undefined ? {} : { subResource: fields.subResource }),
+      requestKind: { group, version, kind },
+      requestResource: { group, version, resource },
+      name: object?.metadata?.name ?? '',
+      namespace,
+      operation: fields.operation ?? 'CREATE',
+      userInfo: { username: fields.user ?? 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] },
+      object: fields.object ?? null,
+      oldObject: fields.oldObject ?? null,
+      dryRun: fields.dryRun ?? false,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: fields.operation === 'UPDATE' ? 'UpdateOptions' : 'CreateOptions' },
+    },
+  };
+}
+
+/** The JSON Patch of an answer, decoded; empty when there is none. */
+export function patchOf(answer: AdmissionAnswer): Array<{ op: string; path: string; value: unknown }> {
+  if (answer.response.patch === undefined) return [];
+  return JSON.parse(Buffer.from(answer.response.patch, 'base64').toString('utf8')) as Array<{ op: string; path: string; value: unknown }>;
+}
+
+/** The images of test/fixtures/objects, each with the repository, tag and content kind it is pushed as. */
+export const FIXTURE_IMAGES: Readonly<Record<string, { readonly repository: string; readonly tag: string; readonly kind: ContentKind }>> = {
+  'nginx:1.27': { repository: 'demo/nginx', tag: '1.27', kind: 'oci-index' },
+  'busybox:1.36': { repository: 'demo/busybox', tag: '1.36', kind: 'docker-list' },
+  'postgres:17': { repository: 'demo/postgres', tag: '17', kind: 'docker-manifest' },
+  '127.0.0.1:5000/demo/app:v1': { repository: 'demo/app', tag: 'v1', kind: 'oci-manifest' },
+  '127.0.0.1:5000/demo/models:v1': { repository: 'demo/models', tag: 'v1', kind: 'oci-manifest' },
+};
+
+/** Fixture images moved to `registry`: what each image becomes there, and its digest as the registry reports it. */
+export interface LocalImages {
+  /** Fixture image → the same image on the test registry (`127.0.0.1:PORT/demo/nginx:1.27`). */
+  readonly moved: ReadonlyMap<string, string>;
+  /** Image on the test registry → the digest the registry reported when it was pushed. */
+  readonly digests: ReadonlyMap<string, string>;
+  /** A fixture with every image moved to the test registry. */
+  object(name: string): Record<string, unknown>;
+}
+
+/** Pushes every fixture image to `registry` and returns how to rewrite fixtures to use them. */
+export async function pushFixtureImages(registry: TestRegistry): Promise<LocalImages> {
+  const moved = new Map<string, string>();
+  const digests = new Map<string, string>();
+  for (const [image, { repository, tag, kind }] of Object.entries(FIXTURE_IMAGES)) {
+    const local = `${registry.host}/${repository}:${tag}`;
+    moved.set(image, local);
+    digests.set(local, await registry.push(repository, tag, kind));
+  }
+  return { moved, digests, object: (name) => replaceStrings(fixture(name), moved) };
+}
+
+/** A deep copy of `value` in which every string found in `map` is replaced by its value. */
+export function replaceStrings<T>(value: T, map: ReadonlyMap<string, string>): T {
+  return JSON.parse(JSON.stringify(value), (_key, v: unknown) => (typeof v === 'string' ? (map.get(v) ?? v) : v)) as T;
+}
