@@ -41,6 +41,8 @@ export interface CheckOptions {
 export async function runCheck(options: CheckOptions, io: CliIo): Promise<number> {
   const sources = await readSources(options.files, () => io.readStdin());
   const records: CheckRecord[] = [];
+  /** Text output shows a non-string image as written (`42`), where JSON has null. */
+  const shown: string[] = [];
   for (const source of sources) {
     const manifest = parseManifest(source);
     for (const document of manifest.documents) {
@@ -48,6 +50,7 @@ export async function runCheck(options: CheckOptions, io: CliIo): Promise<number
         const namespaceExcluded = isNamespaceExcluded(object.namespace, options.config.exclude);
         for (const field of listImages(object.kind, object.object)) {
           const verdict = namespaceExcluded ? excludedByNamespace(field.value, object.namespace ?? '') : validateImage(field.value, options.config);
+          shown.push(typeof field.value === 'string' ? field.value : String(JSON.stringify(field.value)));
           records.push({
             file: source.name,
             kind: object.kind,
@@ -72,7 +75,7 @@ export async function runCheck(options: CheckOptions, io: CliIo): Promise<number
   if (options.output === 'json') {
     io.writeOut(`${JSON.stringify(records, null, 2)}\n`);
   } else {
-    for (const record of records) io.writeOut(`${textLine(record)}\n`);
+    for (const [index, record] of records.entries()) io.writeOut(`${textLine(record, shown[index] ?? '')}\n`);
     io.writeOut(`${summary(records, sources.length)}${failing > 0 && !enforcing ? ` (validate.action is ${options.config.validate.action}: not failing)` : ''}\n`);
   }
   return failing > 0 && enforcing ? ExitCode.failed : ExitCode.ok;
@@ -89,8 +92,7 @@ function excludedByNamespace(value: unknown, namespace: string): ImageVerdict {
   }
 }
 
-function textLine(record: CheckRecord): string {
-  const image = record.image ?? '(not a string)';
+function textLine(record: CheckRecord, image: string): string {
   return `${record.file}:${record.path} ${image} ${record.verdict}${record.reason === null ? '' : ` ${record.reason}`}`;
 }
 

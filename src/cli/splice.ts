@@ -50,8 +50,8 @@ function render(node: Scalar, original: string, value: string): string {
     case Scalar.QUOTE_DOUBLE:
       return JSON.stringify(value);
     default:
-      // Block scalars: a one-line image fits a double-quoted string; keep the line break the block ended with.
-      return JSON.stringify(value) + (original.endsWith('\n') ? '\n' : '');
+      // Block scalars: a one-line image fits a double-quoted string; keep the line breaks the block ended with.
+      return JSON.stringify(value) + original.slice(original.trimEnd().length);
   }
 }
 

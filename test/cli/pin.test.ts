@@ -129,6 +129,34 @@ describe('tagpin pin', () => {
     assert.equal(await readFile(join(tree, 'settings.yaml'), 'utf8'), originals.get('settings.yaml'));
   });
 
+  test('keeps CRLF line endings and a byte order mark, and pins through block scalars and merge keys', async () => {
+    const source = [
+      '\uFEFF# saved on Windows',
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: p, namespace: demo}',
+      'spec:',
+      '  containers:',
+      '  - &first',
+      '    name: a',
+      `    image: ${host}/demo/web:1.0`,
+      '  - <<: *first',
+      '    name: b',
+      '  initContainers:',
+      '  - name: c',
+      '    image: >-',
+      `      ${host}/demo/app:v1`,
+      '',
+    ].join('\r\n');
+    const result = await runCli(['pin', '-f', '-', ...insecure()], { stdin: source });
+    assert.equal(result.code, 0, result.stderr);
+    const expected = source
+      .replace(`    image: ${host}/demo/web:1.0\r\n`, `    image: ${pinned('demo/web:1.0')}\r\n`)
+      .replace(`    image: >-\r\n      ${host}/demo/app:v1\r\n`, `    image: "${pinned('demo/app:v1')}"\r\n`);
+    assert.notEqual(expected, source);
+    assert.equal(result.stdout, expected);
+  });
+
   test('pinning its own output changes nothing and asks the registry nothing', async () => {
     const file = join(dir, 'pinned-once.yaml');
     await writeFile(file, await expectedMulti());

@@ -82,6 +82,14 @@ describe('tagpin command line', () => {
     assert.match(result.stderr, /^tagpin: .*validate\.action/);
   });
 
+  test('serve with a bad config file exits 2 naming the key, before listening', async () => {
+    const config = await writeConfig(dir, 'bad-port.yaml', 'server:\n  port: 0\n');
+    const result = await runCli(['serve', '--config', config]);
+    assert.equal(result.code, 2);
+    assert.equal(lines(result.stderr).length, 1, result.stderr);
+    assert.match(result.stderr, /^tagpin: .*server\.port/);
+  });
+
   test('a config file with an unknown key exits 2 naming it, also through $TAGPIN_CONFIG', async () => {
     const config = await writeConfig(dir, 'typo.yaml', 'mutate:\n  enabeld: false\n');
     const result = await runCli(['check', '-f', '-'], { stdin: '', env: { TAGPIN_CONFIG: config } });
