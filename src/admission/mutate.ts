@@ -113,7 +113,8 @@ export async function mutate(request: AdmissionRequest, deps: AdmissionDeps, sta
   }
   // onError: allow — admitted, but loudly: a warning per image left unpinned, besides the audit record and metric.
   const warnings = [
-    ...failed.map((f) => `image ${f.image} at ${f.path} admitted without a digest: ${f.reason}`),
+    // Kept short for the 120-character limit: the path and the full reason are in the audit record.
+    ...failed.map((f) => `${f.image} not pinned: ${f.reason}`),
     ...credentialWarnings,
   ];
   const decision = patch.length > 0 ? 'patched' : warnings.length > 0 ? 'warned' : 'allowed';
