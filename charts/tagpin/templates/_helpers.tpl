@@ -1,0 +1,246 @@
+{{/* Names, labels and the pieces several templates must agree on. */}}
+
+{{- define "tagpin.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name: also the Service name, so it is part of the serving certificate's DNS names. */}}
+{{- define "tagpin.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tagpin.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "tagpin.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tagpin.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The `helm test` pod: its own name label, so the Service and the PDB never select it. */}}
+{{- define "tagpin.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "tagpin.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end -}}
+
+{{- define "tagpin.labels" -}}
+helm.sh/chart: {{ include "tagpin.chart" . }}
+{{ include "tagpin.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tagpin
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "tagpin.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "tagpin.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tagpin.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The name the API server dials; the serving certificate must cover it. */}}
+{{- define "tagpin.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "tagpin.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{- define "tagpin.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" -}}
+{{- required "tls.secretName is required when tls.mode is secret: name the existing kubernetes.io/tls Secret" .Values.tls.secretName -}}
+{{- else -}}
+{{- default (printf "%s-tls" (include "tagpin.fullname" .)) .Values.tls.secretName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the pod sees its certificate; the rendered config points the server at these files. */}}
+{{- define "tagpin.configDir" -}}/etc/tagpin{{- end -}}
+{{- define "tagpin.tlsCertPath" -}}/etc/tagpin/tls/tls.crt{{- end -}}
+{{- define "tagpin.tlsKeyPath" -}}/etc/tagpin/tls/tls.key{{- end -}}
+
+{{- define "tagpin.serverPort" -}}
+{{- ((.Values.config.server | default dict).port | default 8443) | int -}}
+{{- end -}}
+
+{{- define "tagpin.metricsPort" -}}
+{{- ((.Values.config.server | default dict).metricsPort | default 9090) | int -}}
+{{- end -}}
+
+{{/*
+tagpin's config file. resolve.timeoutMs must end before the API server stops waiting
+(webhooks.timeoutSeconds), or a slow registry turns into a webhook timeout instead of a clear
+per-image answer: derived when unset, rejected when set too high.
+*/}}
+{{- define "tagpin.config" -}}
+{{- $cfg := deepCopy (.Values.config | default dict) -}}
+{{- $budgetMs := mul (int .Values.webhooks.timeoutSeconds) 1000 -}}
+{{- $resolve := $cfg.resolve | default dict -}}
+{{- if hasKey $resolve "timeoutMs" -}}
+{{- if ge (int $resolve.timeoutMs) $budgetMs -}}
+{{- fail (printf "config.resolve.timeoutMs (%d) must be below webhooks.timeoutSeconds*1000 (%d): lower it, or leave it unset to derive it" (int $resolve.timeoutMs) $budgetMs) -}}
+{{- end -}}
+{{- $_ := set $resolve "timeoutMs" (int $resolve.timeoutMs) -}}
+{{- else -}}
+{{- $_ := set $resolve "timeoutMs" (sub $budgetMs (min 2000 (mul (int .Values.webhooks.timeoutSeconds) 200))) -}}
+{{- end -}}
+{{- $_ := set $cfg "resolve" $resolve -}}
+{{- $server := $cfg.server | default dict -}}
+{{- if eq (include "tagpin.serverPort" .) (include "tagpin.metricsPort" .) -}}
+{{- fail (printf "config.server.metricsPort must differ from config.server.port (both %s)" (include "tagpin.serverPort" .)) -}}
+{{- end -}}
+{{- $_ := set $server "port" (include "tagpin.serverPort" . | int) -}}
+{{- $_ := set $server "metricsPort" (include "tagpin.metricsPort" . | int) -}}
+{{- $_ := set $server "tlsCert" (include "tagpin.tlsCertPath" .) -}}
+{{- $_ := set $server "tlsKey" (include "tagpin.tlsKeyPath" .) -}}
+{{- $_ := set $cfg "server" $server -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{/*
+CA, certificate and key for tls.mode=helm, as JSON. Generated once per render and memoized in
+.Values so the Secret and both webhook configurations carry the same CA. On upgrade the
+existing Secret is reused through lookup, so the caBundle does not change under running pods.
+*/}}
+{{- define "tagpin.generatedTLS" -}}
+{{- if not (hasKey .Values "tagpinGeneratedTLS") -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "tagpin.tlsSecretName" .) | default dict -}}
+{{- $old := $existing.data | default dict -}}
+{{- $material := dict -}}
+{{- if and (not .Values.tls.helm.regenerate) (index $old "ca.crt") (index $old "tls.crt") (index $old "tls.key") -}}
+{{- $ca := index $old "ca.crt" | b64dec -}}
+{{- $material = dict "ca" $ca "cert" (index $old "tls.crt" | b64dec) "key" (index $old "tls.key" | b64dec) "caBundle" $ca -}}
+{{- else -}}
+{{- $fullname := include "tagpin.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $days := int .Values.tls.helm.validityDays -}}
+{{- $ca := genCA (printf "%s-ca" $fullname) $days -}}
+{{- $dnsNames := list $fullname (printf "%s.%s" $fullname $ns) (include "tagpin.serviceHost" .) (printf "%s.cluster.local" (include "tagpin.serviceHost" .)) -}}
+{{- $cert := genSignedCert (include "tagpin.serviceHost" .) nil $dnsNames $days $ca -}}
+{{- $bundle := $ca.Cert -}}
+{{- if index $old "ca.crt" -}}
+{{/* Regenerating: pods serve the old certificate until their volume refreshes, so keep its CA trusted meanwhile. */}}
+{{- $bundle = printf "%s\n%s" (trimSuffix "\n" $ca.Cert) (index $old "ca.crt" | b64dec) -}}
+{{- end -}}
+{{- $material = dict "ca" $ca.Cert "cert" $cert.Cert "key" $cert.Key "caBundle" $bundle -}}
+{{- end -}}
+{{- $_ := set .Values "tagpinGeneratedTLS" $material -}}
+{{- end -}}
+{{- toJson .Values.tagpinGeneratedTLS -}}
+{{- end -}}
+
+{{/* clientConfig.caBundle (base64 PEM) for the modes that know it at render time; empty for cert-manager. */}}
+{{- define "tagpin.caBundle" -}}
+{{- if eq .Values.tls.mode "helm" -}}
+{{- (include "tagpin.generatedTLS" . | fromJson).caBundle | b64enc -}}
+{{- else if eq .Values.tls.mode "secret" -}}
+{{- required "tls.secret.caBundle (PEM) is required when tls.mode is secret" .Values.tls.secret.caBundle | b64enc -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tagpin.certManagerCertificate" -}}
+{{- printf "%s-serving" (include "tagpin.fullname" .) -}}
+{{- end -}}
+
+{{- define "tagpin.webhookAnnotations" -}}
+{{- if eq .Values.tls.mode "cert-manager" }}
+annotations:
+  cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "tagpin.certManagerCertificate" .) }}
+{{- end }}
+{{- end -}}
+
+{{/* Kinds tagpin can walk (src/config SUPPORTED_KINDS), as a JSON array. */}}
+{{- define "tagpin.supportedKinds" -}}
+["Pod","PodTemplate","ReplicationController","ReplicaSet","Deployment","StatefulSet","DaemonSet","Job","CronJob"]
+{{- end -}}
+
+{{/* Resource rules per kind; pods/ephemeralcontainers because a rule on pods alone never sees them. */}}
+{{- define "tagpin.rules" -}}
+{{- $table := list
+  (list "" "Pod" "pods") (list "" "Pod" "pods/ephemeralcontainers")
+  (list "" "PodTemplate" "podtemplates") (list "" "ReplicationController" "replicationcontrollers")
+  (list "apps" "Deployment" "deployments") (list "apps" "ReplicaSet" "replicasets")
+  (list "apps" "StatefulSet" "statefulsets") (list "apps" "DaemonSet" "daemonsets")
+  (list "batch" "Job" "jobs") (list "batch" "CronJob" "cronjobs") -}}
+{{- $kinds := .kinds -}}
+{{- range $group := list "" "apps" "batch" }}
+{{- $resources := list -}}
+{{- range $row := $table -}}
+{{- if and (eq (index $row 0) $group) (has (index $row 1) $kinds) -}}
+{{- $resources = append $resources (index $row 2) -}}
+{{- end -}}
+{{- end -}}
+{{- if $resources }}
+- apiGroups: [{{ $group | quote }}]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: {{ toJson $resources }}
+  scope: Namespaced
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Never kube-system or tagpin's own namespace (no deadlock while tagpin itself restarts). */}}
+{{- define "tagpin.namespaceSelector" -}}
+{{- $excluded := concat (list "kube-system" .Release.Namespace) (((.Values.config.exclude | default dict).namespaces) | default list) | uniq -}}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ toJson $excluded }}
+    {{- if .Values.webhooks.optIn.enabled }}
+    - key: {{ .Values.webhooks.optIn.labelKey | quote }}
+      operator: In
+      values: [{{ .Values.webhooks.optIn.labelValue | quote }}]
+    {{- end }}
+{{- end -}}
+
+{{/* Fields both webhooks share. */}}
+{{- define "tagpin.webhookCommon" -}}
+admissionReviewVersions: ["v1"]
+sideEffects: None
+timeoutSeconds: {{ .Values.webhooks.timeoutSeconds | int }}
+matchPolicy: Equivalent
+{{ include "tagpin.namespaceSelector" . }}
+{{- with .Values.webhooks.objectSelector }}
+objectSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.webhooks.matchConditions }}
+matchConditions:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "tagpin.clientConfig" -}}
+clientConfig:
+  service:
+    name: {{ include "tagpin.fullname" .root }}
+    namespace: {{ .root.Release.Namespace }}
+    path: {{ .path }}
+    port: {{ .root.Values.service.port | int }}
+  {{- with include "tagpin.caBundle" .root }}
+  caBundle: {{ . }}
+  {{- end }}
+{{- end -}}
