@@ -1,7 +1,7 @@
 // CLI entry: parses argv, loads config, wires adapters, runs a command.
 import { readFile } from 'node:fs/promises';
 import { applyRegistryFlags, loadConfig } from './config/index.ts';
-import type { Config, RegistryFlags as ConfigFlags } from './config/index.ts';
+import type { Config } from './config/index.ts';
 import { emptyKeyring, parseDockerConfig } from './credentials/index.ts';
 import type { Keyring } from './credentials/index.ts';
 import { ConfigError } from './errors/index.ts';
@@ -57,13 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
 /** The configuration file (or $TAGPIN_CONFIG, or defaults) with the command line's registry flags applied. */
 async function configFor(options: CommonOptions): Promise<Config> {
-  const { insecure, caFile, dockerConfig } = options.registryFlags;
-  const flags: ConfigFlags = {
-    insecure,
-    ...(caFile === undefined ? {} : { caFile }),
-    ...(dockerConfig === undefined ? {} : { dockerConfig }),
-  };
-  return applyRegistryFlags(await loadConfig(options.configFile), flags);
+  return applyRegistryFlags(await loadConfig(options.configFile), options.registryFlags);
 }
 
 /** Runs `task` with a registry client built from `registries.*`, closing its connections afterwards. */

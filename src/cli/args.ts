@@ -1,18 +1,9 @@
 // Parses the command line into a typed command; usage errors carry the command whose help applies.
 import { parseArgs } from 'node:util';
+import type { RegistryFlags } from '../config/index.ts';
 import { UsageError } from './errors.ts';
 import { isCommandName } from './help.ts';
 import type { CommandName } from './help.ts';
-
-/** Registry flags accepted by every command; they override the configuration file. */
-export interface RegistryFlags {
-  /** `--insecure-registry`, appended to `registries.insecure`. */
-  readonly insecure: readonly string[];
-  /** `--ca-file`, replaces `registries.caFile`. */
-  readonly caFile: string | undefined;
-  /** `--docker-config`, replaces `registries.dockerConfig`. */
-  readonly dockerConfig: string | undefined;
-}
 
 /** Output formats of `resolve` and `check`. */
 export type OutputMode = 'text' | 'json';
@@ -21,6 +12,7 @@ export type OutputMode = 'text' | 'json';
 export interface CommonOptions {
   /** `--config FILE`; undefined falls back to $TAGPIN_CONFIG, then defaults. */
   readonly configFile: string | undefined;
+  /** `--insecure-registry`, `--ca-file`, `--docker-config`, for `applyRegistryFlags`. */
   readonly registryFlags: RegistryFlags;
 }
 
@@ -62,7 +54,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     if (!isCommandName(topic)) throw new UsageError(`unknown command "${topic}"`);
     return { name: 'help', topic };
   }
-  if (first === '--version') return { name: 'version', configFile: undefined, registryFlags: noRegistryFlags() };
+  if (first === '--version') return { name: 'version', configFile: undefined, registryFlags: {} };
   if (!isCommandName(first)) {
     if (first.startsWith('-')) throw new UsageError(`expected a command before ${first}`);
     throw new UsageError(`unknown command "${first}"`);
@@ -134,18 +126,16 @@ interface CommonValues {
 }
 
 function common(values: CommonValues): CommonOptions {
+  const caFile = values['ca-file'];
+  const dockerConfig = values['docker-config'];
   return {
     configFile: values.config,
     registryFlags: {
       insecure: values['insecure-registry'] ?? [],
-      caFile: values['ca-file'],
-      dockerConfig: values['docker-config'],
+      ...(caFile === undefined ? {} : { caFile }),
+      ...(dockerConfig === undefined ? {} : { dockerConfig }),
     },
   };
-}
-
-function noRegistryFlags(): RegistryFlags {
-  return { insecure: [], caFile: undefined, dockerConfig: undefined };
 }
 
 function outputMode(value: string | undefined, command: CommandName): OutputMode {

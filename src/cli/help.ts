@@ -1,6 +1,6 @@
 // Help texts of the command line, one per command plus the overview.
 
-const REGISTRY_FLAGS = `Registry flags (every command):
+const COMMON_FLAGS = `Flags of every command:
   --insecure-registry HOST[:PORT]  reach this registry over plain HTTP (repeatable)
   --ca-file FILE                   also trust this PEM bundle for registry TLS
   --docker-config FILE             docker config.json with registry credentials
@@ -22,7 +22,7 @@ Usage:
                                                     report images that break the policy
   tagpin version                                    print the version
 
-${REGISTRY_FLAGS}
+${COMMON_FLAGS}
 
 ${EXIT_CODES}
 Run 'tagpin COMMAND --help' for more about a command.
@@ -30,14 +30,14 @@ Run 'tagpin COMMAND --help' for more about a command.
 
 /** Per-command help, keyed by command name. */
 export const COMMAND_HELP = {
-  serve: `Usage: tagpin serve [--config FILE] [registry flags]
+  serve: `Usage: tagpin serve [--config FILE] [flags]
 
 Runs the mutating (/mutate) and validating (/validate) admission webhooks over HTTPS on
 server.port, and Prometheus metrics on server.metricsPort, until SIGTERM or SIGINT.
 
-${REGISTRY_FLAGS}
+${COMMON_FLAGS}
 `,
-  resolve: `Usage: tagpin resolve [--config FILE] [-o text|json] [registry flags] IMAGE...
+  resolve: `Usage: tagpin resolve [--config FILE] [-o text|json] [flags] IMAGE...
 
 Looks up the digest each image's tag names in its registry (the index digest for multi-arch
 images). An image that already carries a digest resolves to itself without a lookup.
@@ -46,11 +46,11 @@ Each image has its own resolve.timeoutMs budget.
   -o, --output text|json   text: IMAGE<TAB>PINNED per line (default);
                            json: [{image, pinned, digest, registry, repository, tag}]
 
-${REGISTRY_FLAGS}
+${COMMON_FLAGS}
 
 ${EXIT_CODES}
 `,
-  pin: `Usage: tagpin pin [--config FILE] [-f PATH|-]... [-w] [registry flags]
+  pin: `Usage: tagpin pin [--config FILE] [-f PATH|-]... [-w] [flags]
 
 Pins every image of the kinds in mutate.kinds in YAML or JSON manifests (multi-document files,
 directories searched recursively for *.yaml, *.yml and *.json, '-' for stdin, kind: List walked).
@@ -61,11 +61,11 @@ If any image cannot be resolved, nothing is written.
   -f, --filename PATH|-    manifest file or directory, or '-' for stdin (repeatable, required)
   -w, --write              rewrite changed files in place instead of printing to stdout
 
-${REGISTRY_FLAGS}
+${COMMON_FLAGS}
 
 ${EXIT_CODES}
 `,
-  check: `Usage: tagpin check [--config FILE] [-f PATH|-]... [-o text|json] [registry flags]
+  check: `Usage: tagpin check [--config FILE] [-f PATH|-]... [-o text|json] [flags]
 
 Checks every image in manifests against the validate.* policy without contacting any registry.
 Verdicts: ok, violation, invalid (not a usable image reference), excluded (exclude.*).
@@ -77,7 +77,7 @@ audit the verdicts are reported the same way but the exit code is 0.
                            json: [{file, kind, namespace, name, path, image, registry,
                                    repository, tag, digest, verdict, reason}]
 
-${REGISTRY_FLAGS}
+${COMMON_FLAGS}
 
 ${EXIT_CODES}
 `,
