@@ -111,7 +111,8 @@ export class RegistryClient implements Resolver {
             `timed out after ${Math.max(0, options.deadline - startedAt)} ms looking up ${ref.original}`,
             context,
           );
-    if (deadline.aborted) throw timeout();
+    // AbortSignal.timeout(0) fires on a later tick; a spent budget must not start any request.
+    if (deadline.aborted || options.deadline <= Date.now()) throw timeout();
 
     const target: Target = {
       ...context,
@@ -195,8 +196,9 @@ export class RegistryClient implements Resolver {
       for (let round = 0; round < 2; round += 1) {
         const authorization = challenge === undefined ? undefined : await this.#authorize(challenge, credential, target, signal);
         if (authorization === REFUSED) break;
-        // Credentials only ever answer a challenge; without one they are not sent anywhere.
-        if (credential !== undefined && authorization === undefined) break;
+        // Credentials only ever answer a challenge; without one they are not sent anywhere. And a
+        // second round that would send nothing new (anonymous against Basic) is a wasted request.
+        if (authorization === undefined && (credential !== undefined || round > 0)) break;
         const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
         if (authorization !== undefined) headers['authorization'] = authorization;
         const response = await this.#transport.send({ method, url, headers, context: target }, signal);

@@ -97,6 +97,7 @@ export class TokenSource {
           headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
           body: form.toString(),
           context,
+          plainHttpAllowed: query.insecureRegistry,
         },
         signal,
       );
@@ -110,7 +111,7 @@ export class TokenSource {
     const headers: Record<string, string> = { accept: 'application/json' };
     const basic = basicAuthorization(credential);
     if (basic !== undefined) headers['authorization'] = basic;
-    const request: HttpRequest = { method: 'GET', url, headers, context };
+    const request: HttpRequest = { method: 'GET', url, headers, context, plainHttpAllowed: query.insecureRegistry };
     return this.#send(request, signal);
   }
 

@@ -25,6 +25,8 @@ export interface HttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string;
   readonly context: FailureContext;
+  /** Plain HTTP is acceptable to any host (the token realm of a registry listed insecure). @default false */
+  readonly plainHttpAllowed?: boolean;
 }
 
 /** A response whose body the caller must consume or dump. */
@@ -84,7 +86,7 @@ export function createTransport(options: TransportOptions): Transport {
     const report = (status: number): void => {
       options.observer?.onRequest?.({ registry: url.host, method: request.method, status });
     };
-    checkTarget(url, request.context, isInsecure, isTrusted);
+    checkTarget(request, isInsecure, isTrusted);
     try {
       const response = await agent.request({
         origin: url.origin,
@@ -145,22 +147,10 @@ function redirected(request: HttpRequest, status: number, location: string): Htt
   return { ...request, url: target, headers };
 }
 
-/** Refuses, without contact, plain HTTP to hosts not listed insecure and IP literals the guard forbids. */
-function checkTarget(url: URL, context: FailureContext, isInsecure: (h: string) => boolean, isTrusted: HostMatcher): void {
+/** Refuses, without contact, IP literals the guard forbids and plain HTTP to hosts not listed insecure. */
+function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, isTrusted: HostMatcher): void {
+  const { url, context } = request;
   const fields = { image: context.image, registry: context.registry };
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new RegistryError(RegistryErrorCode.redirect, `refusing ${url.protocol} URL at ${url.host}`, fields);
-  }
-  if (url.protocol === 'http:' && !isInsecure(url.host)) {
-    throw new RegistryError(
-      RegistryErrorCode.network,
-      `refusing plain HTTP to ${url.host}: it is not listed in registries.insecure`,
-      fields,
-    );
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw new RegistryError(RegistryErrorCode.badResponse, `refusing a URL with embedded credentials at ${url.host}`, fields);
-  }
   // Name lookups are checked inside the connector; literals never reach a lookup, so check them here.
   const literal = stripBrackets(url.hostname);
   if (isIP(literal) !== 0 && isForbiddenAddress(literal) && !isTrusted(url.host)) {
@@ -169,6 +159,19 @@ function checkTarget(url: URL, context: FailureContext, isInsecure: (h: string) 
       `refusing to contact ${url.host}: ${literal} is a link-local or cloud metadata address (list it in registries.allow to trust it)`,
       fields,
     );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new RegistryError(RegistryErrorCode.redirect, `refusing ${url.protocol} URL at ${url.host}`, fields);
+  }
+  if (url.protocol === 'http:' && request.plainHttpAllowed !== true && !isInsecure(url.host)) {
+    throw new RegistryError(
+      RegistryErrorCode.network,
+      `refusing plain HTTP to ${url.host}: it is not listed in registries.insecure`,
+      fields,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new RegistryError(RegistryErrorCode.badResponse, `refusing a URL with embedded credentials at ${url.host}`, fields);
   }
 }
 

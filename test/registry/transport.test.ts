@@ -1,0 +1,368 @@
+// How the client talks to registries: schemes, TLS, redirects, the address guard, deadlines and odd answers.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { LookupAddress } from 'node:dns';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { RegistryError } from '../../src/errors/index.ts';
+import { parseReference } from '../../src/reference/index.ts';
+import { createRegistryClient } from '../../src/registry/index.ts';
+import type { RegistryClientOptions, Resolver } from '../../src/registry/index.ts';
+import { createPki } from '../support/pki.ts';
+import type { Pki } from '../support/pki.ts';
+import { manifestMediaTypes, startRegistry } from '../support/registry.ts';
+import type { TestRegistry } from '../support/registry.ts';
+import { keyringFor, proxyTo, startServer } from './servers.ts';
+import type { LocalServer, Upstream } from './servers.ts';
+
+let pki: Pki;
+let plain: TestRegistry;
+let secure: TestRegistry;
+const closers: Array<() => Promise<void>> = [];
+
+function client(options: RegistryClientOptions = {}): Resolver {
+  const made = createRegistryClient(options);
+  closers.push(() => made.close());
+  return made;
+}
+
+async function server(handle: Parameters<typeof startServer>[0]): Promise<LocalServer> {
+  const started = await startServer(handle);
+  closers.push(() => started.close());
+  return started;
+}
+
+function soon(ms = 8000): number {
+  return Date.now() + ms;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the lookup to fail');
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => { resolve(); }));
+  return port;
+}
+
+/** A lookup that knows a few invented names and fails the rest as DNS would. */
+function fakeDns(table: Readonly<Record<string, readonly LookupAddress[]>>): (hostname: string) => Promise<readonly LookupAddress[]> {
+  return (hostname) => {
+    const found = table[hostname];
+    if (found !== undefined) return Promise.resolve(found);
+    return Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }));
+  };
+}
+
+before(async () => {
+  pki = await createPki();
+  [plain, secure] = await Promise.all([startRegistry('http'), startRegistry('tls', { pki })]);
+  await Promise.all([plain.push('demo/app', 'v1', 'oci-index'), secure.push('demo/app', 'v1', 'oci-manifest')]);
+});
+
+after(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await Promise.all([plain.stop(), secure.stop()]);
+});
+
+describe('schemes and TLS', () => {
+  it('speaks HTTPS to a registry that is not listed insecure, even when it only speaks HTTP', async () => {
+    const error = await rejection(client().resolve(parseReference(`${plain.host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_TLS');
+    assert.match(error.message, new RegExp(`^TLS error talking to ${plain.host}: `));
+  });
+
+  it('speaks plain HTTP to a listed host, with or without its port', async () => {
+    for (const insecure of [plain.host, '127.0.0.1']) {
+      const resolved = await client({ insecure: [insecure] }).resolve(parseReference(`${plain.host}/demo/app:v1`), { deadline: soon() });
+      assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));
+    }
+  });
+
+  it('says the certificate is not trusted and how to trust it when the CA is unknown', async () => {
+    const error = await rejection(client().resolve(parseReference(`${secure.host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_TLS');
+    assert.match(error.message, new RegExp(`^TLS error talking to ${secure.host}: certificate not trusted \\(.+\\); trust its CA with --ca-file`));
+  });
+
+  it('trusts the configured CA on top of the system roots', async () => {
+    const resolved = await client({ ca: pki.caPem }).resolve(parseReference(`${secure.host}/demo/app:v1`), { deadline: soon() });
+    assert.equal(resolved.digest, await secure.digest('demo/app', 'v1'));
+  });
+});
+
+describe('unreachable registries', () => {
+  it('says the host cannot be resolved, without touching the network', async () => {
+    const resolver = client({ lookup: fakeDns({}) });
+    const error = await rejection(resolver.resolve(parseReference('nonexistent.invalid/demo/app:v1'), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_NETWORK');
+    assert.equal(error.message, 'cannot resolve host nonexistent.invalid');
+    assert.equal(error.registry, 'nonexistent.invalid');
+  });
+
+  it('says the connection was refused, and reports the exchange with status 0', async () => {
+    const port = await closedPort();
+    const host = `nonexistent.invalid:${String(port)}`;
+    const events: Array<{ registry: string; method: string; status: number }> = [];
+    const resolver = client({
+      insecure: [host],
+      lookup: fakeDns({ 'nonexistent.invalid': [{ address: '127.0.0.1', family: 4 }] }),
+      observer: { onRequest: (event) => events.push({ ...event }) },
+    });
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.message, `cannot connect to ${host}: connection refused`);
+    assert.deepEqual(events, [{ registry: host, method: 'HEAD', status: 0 }]);
+  });
+});
+
+describe('redirects', () => {
+  it('follows redirects by hand and drops Authorization when the origin changes', async () => {
+    const password = 'redirect-secret';
+    const basic = `Basic ${Buffer.from(`user:${password}`).toString('base64')}`;
+    const second = await server((req, res) => {
+      res.writeHead(307, { location: `http://${plain.host}${req.url ?? ''}` }).end();
+    });
+    const first = await server((req, res) => {
+      if (req.headers.authorization !== basic) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="first"' }).end();
+      } else if (req.url?.startsWith('/moved/') === true) {
+        res.writeHead(308, { location: `http://${second.host}${req.url.slice('/moved'.length)}` }).end();
+      } else {
+        res.writeHead(307, { location: `/moved${req.url ?? ''}` }).end();
+      }
+    });
+    const resolver = client({ insecure: [first.host, second.host, plain.host] });
+    const keyring = keyringFor(first.host, { username: 'user', password, source: 'test config', key: first.host });
+    const resolved = await resolver.resolve(parseReference(`${first.host}/demo/app:v1`), { deadline: soon(), keyring });
+
+    assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));
+    assert.deepEqual(
+      first.seen.map((r) => [r.path, r.headers.authorization !== undefined]),
+      [
+        ['/v2/demo/app/manifests/v1', false],
+        ['/v2/demo/app/manifests/v1', true],
+        ['/moved/v2/demo/app/manifests/v1', true],
+      ],
+    );
+    assert.deepEqual(second.seen.map((r) => [r.method, r.headers.authorization]), [['HEAD', undefined]]);
+  });
+
+  it('gives up after five redirects', async () => {
+    const loop = await server((req, res) => {
+      res.writeHead(302, { location: req.url ?? '/' }).end();
+    });
+    const error = await rejection(client({ insecure: [loop.host] }).resolve(parseReference(`${loop.host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_REDIRECT');
+    assert.match(error.message, /too many redirects/);
+    assert.equal(loop.seen.length, 6);
+  });
+
+  it('refuses to follow a redirect from HTTPS down to plain HTTP', async () => {
+    const downgrade = await startHttps((_req, res) => {
+      res.writeHead(301, { location: `http://${plain.host}/v2/demo/app/manifests/v1` }).end();
+    });
+    const error = await rejection(client({ ca: pki.caPem }).resolve(parseReference(`${downgrade}/demo/app:v1`), { deadline: soon() }));
+    assert.match(error.message, new RegExp(`^refusing plain HTTP to ${plain.host}`));
+  });
+});
+
+/** An HTTPS server with a certificate from the test CA; closed after the suite. */
+async function startHttps(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const leaf = await pki.issue(`fake-${String(closers.length)}`, []);
+  const https = createHttpsServer({ key: await readFile(leaf.keyFile), cert: await readFile(leaf.certFile) }, handle);
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        https.closeAllConnections();
+        https.close(() => { resolve(); });
+      }),
+  );
+  return `127.0.0.1:${String((https.address() as AddressInfo).port)}`;
+}
+
+describe('address guard and allow list', () => {
+  it('refuses a metadata address literal without contacting it', async () => {
+    const events: unknown[] = [];
+    const resolver = client({ observer: { onRequest: (event) => events.push(event) } });
+    const error = await rejection(resolver.resolve(parseReference('169.254.169.254/latest/meta-data:v1'), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
+    assert.match(error.message, /^refusing to contact 169\.254\.169\.254: .*registries\.allow/);
+    assert.deepEqual(events, []);
+  });
+
+  for (const address of ['169.254.169.254', 'fe80::1', 'fd00:ec2::254', '100.100.100.200']) {
+    it(`refuses a name that resolves to ${address}, checked inside the connection's lookup`, async () => {
+      const resolver = client({ lookup: fakeDns({ 'sneaky.test': [{ address, family: address.includes(':') ? 6 : 4 }] }) });
+      const error = await rejection(resolver.resolve(parseReference('sneaky.test/demo/app:v1'), { deadline: soon() }));
+      assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
+      assert.equal(error.message, `refusing to contact sneaky.test: it resolves to ${address}, a link-local or cloud metadata address (list it in registries.allow to trust it)`);
+    });
+  }
+
+  it('refuses a token realm that points at the metadata service', async () => {
+    const evil = await server((_req, res) => {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="http://169.254.169.254/latest/meta-data",service="x"' }).end();
+    });
+    const error = await rejection(client({ insecure: [evil.host] }).resolve(parseReference(`${evil.host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
+  });
+
+  it('refuses a plain-HTTP token realm named by an HTTPS registry', async () => {
+    const host = await startHttps((_req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${plain.host}/token",service="x"` }).end();
+    });
+    const error = await rejection(client({ ca: pki.caPem, insecure: [plain.host] }).resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_TOKEN');
+    assert.equal(error.message, `registry ${host} named token realm http://${plain.host}, which is not HTTPS`);
+  });
+
+  it('contacts no registry outside a non-empty allow list', async () => {
+    const events: unknown[] = [];
+    const resolver = client({ insecure: [plain.host], allow: ['*.example.com'], observer: { onRequest: (e) => events.push(e) } });
+    const error = await rejection(resolver.resolve(parseReference(`${plain.host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_NOT_ALLOWED');
+    assert.equal(error.message, `registry ${plain.host} is not listed in registries.allow, so it is not contacted`);
+    assert.deepEqual(events, []);
+  });
+
+  it('contacts a registry the allow list matches', async () => {
+    const resolver = client({ insecure: [plain.host], allow: ['127.0.0.*:*'] });
+    const resolved = await resolver.resolve(parseReference(`${plain.host}/demo/app:v1`), { deadline: soon() });
+    assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));
+  });
+});
+
+describe('deadlines', () => {
+  it('fails a lookup at its deadline when the registry never answers', async () => {
+    const stall = await server(() => undefined);
+    const resolver = client({ insecure: [stall.host] });
+    const error = await rejection(resolver.resolve(parseReference(`${stall.host}/demo/app:v1`), { deadline: soon(300) }));
+    assert.equal(error.code, 'REGISTRY_TIMEOUT');
+    assert.match(error.message, new RegExp(`^timed out after \\d+ ms looking up ${stall.host}/demo/app:v1$`));
+  });
+
+  it('stops when the caller cancels', async () => {
+    const stall = await server(() => undefined);
+    const controller = new AbortController();
+    const pending = client({ insecure: [stall.host] }).resolve(parseReference(`${stall.host}/demo/app:v1`), { deadline: soon(), signal: controller.signal });
+    setTimeout(() => { controller.abort(); }, 50);
+    const error = await rejection(pending);
+    assert.equal(error.message, `lookup of ${stall.host}/demo/app:v1 was cancelled`);
+  });
+
+  it('lets a patient caller finish a shared lookup after an impatient one gave up', async () => {
+    const slowProxy = proxyTo(`http://${plain.host}`, (answer) => answer);
+    const slow = await server(async (req, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await slowProxy(req, res);
+    });
+    const resolver = client({ insecure: [slow.host] });
+    const ref = parseReference(`${slow.host}/demo/app:v1`);
+    const impatient = resolver.resolve(ref, { deadline: soon(50) });
+    const patient = resolver.resolve(ref, { deadline: soon() });
+    assert.equal((await rejection(impatient)).code, 'REGISTRY_TIMEOUT');
+    const resolved = await patient;
+    assert.equal(resolved.source, 'coalesced');
+    assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));
+  });
+});
+
+describe('answers that need a closer look (real registry behind a rewriting proxy)', () => {
+  async function through(rewrite: (answer: Upstream, method: string) => Upstream): Promise<{ host: string; resolver: Resolver }> {
+    const proxy = await server(proxyTo(`http://${plain.host}`, rewrite));
+    return { host: proxy.host, resolver: client({ insecure: [proxy.host] }) };
+  }
+
+  function withoutDigest(answer: Upstream): Upstream {
+    const headers = { ...answer.headers };
+    delete headers['docker-content-digest'];
+    return { ...answer, headers };
+  }
+
+  it('hashes the exact bytes of a GET when HEAD carries no Docker-Content-Digest', async () => {
+    await plain.push('demo/nodigest', 'v1', 'docker-list');
+    const before = plain.manifestRequests().length;
+    const { host, resolver } = await through(withoutDigest);
+    const resolved = await resolver.resolve(parseReference(`${host}/demo/nodigest:v1`), { deadline: soon() });
+    assert.equal(resolved.digest, await plain.digest('demo/nodigest', 'v1'));
+    assert.equal(resolved.mediaType, manifestMediaTypes['docker-list']);
+    assert.deepEqual(plain.manifestRequests().slice(before).map((r) => r.method), ['HEAD', 'GET']);
+  });
+
+  it('falls back to GET when HEAD is not supported', async () => {
+    const { host, resolver } = await through((answer, method) => (method === 'HEAD' ? { status: 405, headers: {}, body: Buffer.alloc(0) } : answer));
+    const resolved = await resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() });
+    assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));
+  });
+
+  it('refuses a body that does not match its Docker-Content-Digest', async () => {
+    const { host, resolver } = await through((answer, method) =>
+      method === 'HEAD' ? withoutDigest(answer) : { ...answer, body: Buffer.concat([answer.body, Buffer.from('\n')]) },
+    );
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_DIGEST_MISMATCH');
+    assert.match(error.message, new RegExp(`^registry ${host} sent Docker-Content-Digest sha256:[a-f0-9]{64} for ${host}/demo/app:v1 but the manifest hashes to sha256:[a-f0-9]{64}$`));
+  });
+
+  it('refuses a malformed Docker-Content-Digest', async () => {
+    const { host, resolver } = await through((answer) => ({ ...answer, headers: { ...answer.headers, 'docker-content-digest': 'sha256:NOT-HEX' } }));
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_BAD_RESPONSE');
+    assert.match(error.message, /invalid Docker-Content-Digest/);
+  });
+
+  it('refuses schema1 manifests', async () => {
+    const { host, resolver } = await through((answer) => ({ ...answer, headers: { ...answer.headers, 'content-type': 'text/plain; charset=utf-8' } }));
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_UNSUPPORTED_MANIFEST');
+    assert.equal(error.message, `${host}/demo/app:v1 is a schema1 manifest (text/plain), which cannot be pinned; push it again with a current client`);
+  });
+
+  it('refuses a manifest whose mediaType differs from its Content-Type', async () => {
+    const { host, resolver } = await through((answer, method) =>
+      method === 'HEAD' ? withoutDigest(answer) : { ...answer, headers: { ...answer.headers, 'content-type': manifestMediaTypes['docker-list'] } },
+    );
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_BAD_RESPONSE');
+    assert.match(error.message, /mediaType application\/vnd\.oci\.image\.index\.v1\+json but Content-Type is application\/vnd\.docker/);
+  });
+
+  it('refuses a manifest larger than 4 MiB', async () => {
+    const { host, resolver } = await through((answer, method) =>
+      method === 'HEAD' ? withoutDigest(answer) : { ...withoutDigest(answer), body: Buffer.alloc(4 * 1024 * 1024 + 1, 0x20) },
+    );
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_MANIFEST_TOO_LARGE');
+    assert.equal(error.message, `manifest larger than 4 MiB for ${host}/demo/app:v1`);
+  });
+
+  it('reports rate limiting with the wait the registry asked for', async () => {
+    const { host, resolver } = await through(() => ({ status: 429, headers: { 'retry-after': '30' }, body: Buffer.alloc(0) }));
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_RATE_LIMITED');
+    assert.equal(error.message, `rate limited by ${host}, retry after 30 s`);
+    assert.equal(error.retryAfterSeconds, 30);
+    assert.equal(error.status, 429);
+  });
+
+  it('reports a registry that is down with its status', async () => {
+    const { host, resolver } = await through(() => ({ status: 503, headers: {}, body: Buffer.alloc(0) }));
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_UNAVAILABLE');
+    assert.equal(error.message, `registry ${host} answered 503 Service Unavailable`);
+  });
+});
