@@ -1,0 +1,127 @@
+// The serving certificate: read from server.tlsCert/tlsKey and replaced when the files change, without a restart.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { spawnSync } from 'node:child_process';
+import { createPki } from '../support/pki.ts';
+import type { IssuedCertificate, Pki } from '../support/pki.ts';
+import { startServe } from '../support/serve.ts';
+import type { TagpinServer } from '../support/serve.ts';
+
+describe('tagpin serve TLS certificate', () => {
+  let pki: Pki;
+  let first: IssuedCertificate;
+  let second: IssuedCertificate;
+  let dir: string;
+  let certFile: string;
+  let keyFile: string;
+  let server: TagpinServer;
+
+  before(async () => {
+    pki = await createPki();
+    [first, second] = await Promise.all([pki.issue('serving-1', ['tagpin.tagpin.svc']), pki.issue('serving-2', ['tagpin.tagpin.svc'])]);
+    dir = await mkdtemp(join(tmpdir(), 'tagpin-tls-'));
+    certFile = join(dir, 'tls.crt');
+    keyFile = join(dir, 'tls.key');
+    await copyFile(first.certFile, certFile);
+    await copyFile(first.keyFile, keyFile);
+    server = await startServe({ ca: pki.caPem, config: { server: { tlsCert: certFile, tlsKey: keyFile } } });
+  });
+  after(async () => {
+    await server?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves the configured certificate, trusted through its CA', async () => {
+    const peer = await peerFingerprint(server.port);
+    assert.equal(peer, fingerprint(first));
+    assert.equal((await server.get('/healthz')).status, 200);
+  });
+
+  it('serves a renewed certificate without a restart and keeps open connections working', async () => {
+    const open = await openConnection(server.port);
+    assert.equal(await ask(open, '/healthz'), 200);
+
+    await writeFile(keyFile, second.keyPem);
+    await writeFile(certFile, second.certPem);
+    let peer = '';
+    for (let i = 0; i < 100 && peer !== fingerprint(second); i++) {
+      await sleep(100);
+      peer = await peerFingerprint(server.port);
+    }
+    assert.equal(peer, fingerprint(second));
+    assert.ok(server.lines().some((l) => l['msg'] === 'serving certificate reloaded'));
+    // Same process, and the connection opened before the renewal still answers.
+    assert.equal(server.lines().filter((l) => l['msg'] === 'listening').length, 1);
+    assert.equal(await ask(open, '/readyz'), 200);
+    open.end();
+  });
+
+  it('keeps the current certificate when the files change into something unusable', async () => {
+    await writeFile(certFile, first.certPem); // does not match the key on disk (second's)
+    await server.waitForLine((l) => l['msg'] === 'serving certificate changed but cannot be used yet; keeping the old one');
+    assert.equal(await peerFingerprint(server.port), fingerprint(second));
+  });
+});
+
+describe('tagpin serve with a bad certificate setting', () => {
+  it('exits 2 with one line naming the setting when the certificate file is missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tagpin-tls-'));
+    const config = join(dir, 'config.yaml');
+    await writeFile(config, 'server:\n  tlsCert: /nonexistent/tls.crt\n  tlsKey: /nonexistent/tls.key\n');
+    const result = spawnSync(process.execPath, ['src/main.ts', 'serve', '--config', config], {
+      cwd: new URL('../../', import.meta.url).pathname,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /server\.tlsCert \/nonexistent\/tls\.crt: cannot read file: file not found/);
+  });
+});
+
+function fingerprint(certificate: IssuedCertificate): string {
+  return new X509Certificate(certificate.certPem).fingerprint256;
+}
+
+async function openConnection(port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      resolve(socket);
+    });
+    socket.setEncoding('utf8');
+    socket.once('error', reject);
+  });
+}
+
+async function peerFingerprint(port: number): Promise<string> {
+  const socket = await openConnection(port);
+  const value = socket.getPeerCertificate().fingerprint256;
+  socket.end();
+  return value;
+}
+
+/** Sends GET `path` on an open keep-alive connection and returns the status code. */
+async function ask(socket: TLSSocket, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: string): void => {
+      text += chunk;
+      const match = /^HTTP\/1\.1 (\d{3}) [\s\S]*?\r\n\r\n/.exec(text);
+      if (match !== null) {
+        socket.off('data', onData);
+        resolve(Number(match[1]));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+  });
+}
