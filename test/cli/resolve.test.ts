@@ -1,5 +1,7 @@
 // `tagpin resolve` against real registries: output formats, failures, and the registry flags.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
@@ -103,6 +105,25 @@ describe('tagpin resolve over plain HTTP', () => {
     assert.equal(lines(result.stderr).length, 1, result.stderr);
     assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*${escape(host)}`));
     assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+
+  test('a registry that never answers fails within resolve.timeoutMs, naming the timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    try {
+      const address = silent.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const host = `127.0.0.1:${String(address.port)}`;
+      const config = await writeConfig(dir, 'short-timeout.yaml', `resolve:\n  timeoutMs: 300\nregistries:\n  insecure: ["${host}"]\n`);
+      const result = await runCli(['resolve', '--config', config, `${host}/demo/app:v1`, `${host}/demo/web:1.0`]);
+      assert.equal(result.code, 1);
+      assert.equal(lines(result.stderr).length, 2, result.stderr);
+      for (const line of lines(result.stderr)) assert.match(line, new RegExp(`^tagpin: ${escape(host)}/demo/\\S+: .*timed out.*`));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((done) => silent.close(() => { done(); }));
+    }
   });
 
   test('an invalid reference exits 1 with the rule it breaks', async () => {
