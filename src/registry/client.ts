@@ -1,5 +1,5 @@
 // Resolves one tag to its manifest digest: auth negotiation, HEAD, GET fallback, checks, cache scoping.
-import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
+import { ConfigError, RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { Credential } from '../credentials/types.ts';
 import { registryApiHost } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
@@ -62,6 +62,11 @@ export class RegistryClient implements Resolver {
 
   constructor(options: RegistryClientOptions = {}) {
     const cache = options.cache ?? DEFAULT_CACHE;
+    for (const [key, value] of Object.entries(cache)) {
+      if (!Number.isFinite(value) || value < 0) {
+        throw new ConfigError(`cache.${key} must be a number of 0 or more (got ${String(value)})`, { where: `cache.${key}` });
+      }
+    }
     this.#transport = createTransport({
       insecure: options.insecure ?? [],
       allow: options.allow ?? [],

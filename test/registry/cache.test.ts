@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SingleFlight, TtlCache, raceSignal } from '../../src/registry/cache.ts';
+import { createRegistryClient } from '../../src/registry/index.ts';
 
 describe('TtlCache', () => {
   it('forgets entries once their time is up', () => {
@@ -89,5 +90,15 @@ describe('raceSignal', () => {
   it('settles with the promise when it wins', async () => {
     assert.equal(await raceSignal(Promise.resolve(7), new AbortController().signal, () => new Error('x')), 7);
     await assert.rejects(raceSignal(Promise.reject(new Error('boom')), new AbortController().signal, () => new Error('x')), /boom/);
+  });
+});
+
+describe('createRegistryClient options', () => {
+  it('rejects a negative or non-numeric cache setting up front, naming the key', () => {
+    assert.throws(() => createRegistryClient({ cache: { ttlSeconds: -1, maxEntries: 10 } }), {
+      code: 'CONFIG_INVALID',
+      message: 'cache.ttlSeconds must be a number of 0 or more (got -1)',
+    });
+    assert.throws(() => createRegistryClient({ cache: { ttlSeconds: 1, maxEntries: Number.NaN } }), /cache\.maxEntries/);
   });
 });

@@ -158,15 +158,23 @@ describe('lookup failures', () => {
 });
 
 describe('bearer tokens', () => {
-  it('pulls a public repository with an anonymous token', async () => {
+  it('pulls a public repository with an anonymous token, reporting every exchange', async () => {
     const reg = registry('token');
     await reg.push('public/app', 'v1', 'oci-index');
     const before = reg.tokenRequests().length;
-    const resolved = await client().resolve(parseReference(`${reg.host}/public/app:v1`), { deadline: soon() });
+    const events: Array<{ registry: string; method: string; status: number }> = [];
+    const resolver = client({ observer: { onRequest: (event) => events.push({ ...event }) } });
+    const resolved = await resolver.resolve(parseReference(`${reg.host}/public/app:v1`), { deadline: soon() });
     assert.equal(resolved.digest, await reg.digest('public/app', 'v1'));
     const asked = reg.tokenRequests().slice(before);
     assert.deepEqual(asked.map((r) => ({ scope: r.scope, authenticated: r.authenticated })), [
       { scope: 'repository:public/app:pull', authenticated: false },
+    ]);
+    assert.ok(reg.tokenRealm !== undefined);
+    assert.deepEqual(events, [
+      { registry: reg.host, method: 'HEAD', status: 401 },
+      { registry: new URL(reg.tokenRealm).host, method: 'GET', status: 200 },
+      { registry: reg.host, method: 'HEAD', status: 200 },
     ]);
   });
 
