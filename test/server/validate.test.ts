@@ -13,9 +13,8 @@ describe('tagpin serve /validate', () => {
   let audit: TagpinServer;
 
   before(async () => {
-    [deny, warn, audit] = await Promise.all(
-      (['deny', 'warn', 'audit'] as const).map((action) => startServe({ config: { validate: { action, ...policy } } })),
-    );
+    const start = (action: string): Promise<TagpinServer> => startServe({ config: { validate: { action, ...policy } } });
+    [deny, warn, audit] = await Promise.all([start('deny'), start('warn'), start('audit')]);
   });
   after(async () => {
     await Promise.all([deny?.stop(), warn?.stop(), audit?.stop()]);
