@@ -20,7 +20,7 @@ import { MIN_TLS_VERSION, certificateFiles, readCertificate, selfSignedCertifica
 export { createApp, BODY_LIMIT } from './app.ts';
 export type { AppOptions } from './app.ts';
 
-/** Everything must be closed within this after SIGTERM; Kubernetes' default grace period is 30 s. */
+/** In-flight requests get this long after SIGTERM, so the process exits within 10 s. */
 export const DRAIN_TIMEOUT_MS = 9_000;
 
 /** Runs `tagpin serve` until SIGTERM/SIGINT, then drains and resolves. */
@@ -90,8 +90,18 @@ export async function serve(config: Config): Promise<void> {
       res.end();
     });
   });
-  const port = await listen(server, config.server.port, 'server.port');
-  const metricsPort = await listen(metricsServer, config.server.metricsPort, 'server.metricsPort');
+  let port: number;
+  let metricsPort: number;
+  try {
+    port = await listen(server, config.server.port, 'server.port');
+    metricsPort = await listen(metricsServer, config.server.metricsPort, 'server.metricsPort');
+  } catch (error) {
+    // A server left listening would keep the process alive after the error is reported.
+    server.close();
+    metricsServer.close();
+    await resolver.close().catch(() => undefined);
+    throw error;
+  }
   const stopWatching =
     files === undefined
       ? () => undefined
@@ -114,9 +124,9 @@ export async function serve(config: Config): Promise<void> {
   ready = false;
   log.info({ signal }, 'draining: readiness is 503, no new connections, in-flight requests finish');
   stopWatching();
-  const forced = await drain(server, DRAIN_TIMEOUT_MS);
+  const [forced] = await Promise.all([drain(server, DRAIN_TIMEOUT_MS), drain(metricsServer, 1_000)]);
   if (forced) log.warn('drain timed out; remaining connections closed');
-  await Promise.all([drain(metricsServer, 1_000), resolver.close().catch(() => undefined)]);
+  await resolver.close().catch(() => undefined);
   log.info('stopped');
   // Nothing should be left to keep the process alive; if a library still holds a handle, do not wait on it.
   setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();

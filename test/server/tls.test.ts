@@ -9,6 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createPki } from '../support/pki.ts';
 import type { IssuedCertificate, Pki } from '../support/pki.ts';
 import { startServe } from '../support/serve.ts';
@@ -70,22 +72,45 @@ describe('tagpin serve TLS certificate', () => {
   });
 });
 
-describe('tagpin serve with a bad certificate setting', () => {
+describe('tagpin serve with bad settings', () => {
   it('exits 2 with one line naming the setting when the certificate file is missing', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tagpin-tls-'));
+    const result = await runServe('server:\n  tlsCert: /nonexistent/tls.crt\n  tlsKey: /nonexistent/tls.key\n');
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /server\.tlsCert \/nonexistent\/tls\.crt: cannot read file: file not found/);
+  });
+
+  it('exits 2, without lingering, when the metrics port is taken', async () => {
+    const [busy, spare] = [createServer(), createServer()];
+    await Promise.all([busy, spare].map((s) => new Promise<void>((resolve) => s.listen(0, resolve))));
+    const taken = (busy.address() as AddressInfo).port;
+    const free = (spare.address() as AddressInfo).port;
+    await new Promise((resolve) => spare.close(resolve));
+    try {
+      const result = await runServe(`server:\n  port: ${String(free)}\n  metricsPort: ${String(taken)}\n`);
+      assert.equal(result.status, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`^tagpin: server\\.metricsPort ${String(taken)}: cannot listen: address already in use\n$`));
+    } finally {
+      busy.close();
+    }
+  });
+});
+
+async function runServe(yaml: string): Promise<{ readonly status: number | null; readonly stderr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tagpin-tls-'));
+  try {
     const config = join(dir, 'config.yaml');
-    await writeFile(config, 'server:\n  tlsCert: /nonexistent/tls.crt\n  tlsKey: /nonexistent/tls.key\n');
+    await writeFile(config, yaml);
     const result = spawnSync(process.execPath, ['src/main.ts', 'serve', '--config', config], {
       cwd: new URL('../../', import.meta.url).pathname,
       encoding: 'utf8',
       timeout: 20_000,
     });
+    return { status: result.status, stderr: result.stderr };
+  } finally {
     await rm(dir, { recursive: true, force: true });
-    assert.equal(result.status, 2, result.stderr);
-    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
-    assert.match(result.stderr, /server\.tlsCert \/nonexistent\/tls\.crt: cannot read file: file not found/);
-  });
-});
+  }
+}
 
 function fingerprint(certificate: IssuedCertificate): string {
   return new X509Certificate(certificate.certPem).fingerprint256;
