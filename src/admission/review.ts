@@ -4,9 +4,11 @@ import type { ReplaceOperation } from '../workload/types.ts';
 
 /** AdmissionReview API versions tagpin accepts; the answer uses the version of the request. */
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
+/** One of `ADMISSION_VERSIONS`. */
 export type AdmissionVersion = (typeof ADMISSION_VERSIONS)[number];
 
 const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
+/** `request.operation`. */
 export type Operation = (typeof OPERATIONS)[number];
 
 /** The parts of `AdmissionReview.request` that tagpin reads, checked. */
