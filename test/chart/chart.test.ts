@@ -69,6 +69,16 @@ for (const s of SCENARIOS) {
       assert.doesNotMatch(result.stdout, /\[(WARNING|ERROR)\]/);
     });
 
+    it('prints install notes that say where tagpin runs and how to check it', () => {
+      const result = runHelm(['install', s.release, CHART, '--namespace', s.namespace, '--dry-run=client', ...valuesArgs(s.values)]);
+      assert.equal(result.status, 0, result.stderr);
+      const notes = result.stdout.slice(result.stdout.indexOf('NOTES:'));
+      assert.match(notes, new RegExp(`installed in namespace ${s.namespace}\\.`));
+      assert.match(notes, new RegExp(`helm test ${s.release} -n ${s.namespace}`));
+      if (field(s.values, 'webhooks', 'optIn', 'enabled') === true) assert.match(notes, /Only namespaces labelled/);
+      else assert.match(notes, new RegExp(`Every namespace except kube-system, ${s.namespace}`));
+    });
+
     it('renders only objects valid against the Kubernetes schemas', () => {
       const r = render(s);
       assert.ok(r.length >= 8, `rendered ${String(r.length)} objects`);

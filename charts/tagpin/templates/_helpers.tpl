@@ -54,7 +54,7 @@ app.kubernetes.io/part-of: tagpin
 {{- end -}}
 
 {{- define "tagpin.image" -}}
-{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- $tag := default .Chart.AppVersion (toString .Values.image.tag) -}}
 {{- if .Values.image.digest -}}
 {{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest -}}
 {{- else -}}
