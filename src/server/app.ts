@@ -101,13 +101,21 @@ function isBodyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && typeof (error as { type?: unknown }).type === 'string';
 }
 
+/**
+ * V8 quotes a piece of the body in some parse errors (`Unexpected token 'e', ..."k": env-abc"... is not
+ * valid JSON`); that piece may be part of a secret in the object, and the message is logged, so it goes.
+ */
+function withoutSnippet(message: string): string {
+  return message.replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, '');
+}
+
 function describeBodyError(error: unknown): { readonly status: number; readonly message: string } {
   const type = (error as { type?: unknown } | null)?.type;
   switch (type) {
     case 'entity.too.large':
       return { status: 413, message: 'body exceeds the 3 MiB limit for an AdmissionReview' };
     case 'entity.parse.failed':
-      return { status: 400, message: `body is not valid JSON: ${(error as Error).message}` };
+      return { status: 400, message: `body is not valid JSON: ${withoutSnippet((error as Error).message)}` };
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return { status: 415, message: (error as Error).message };
