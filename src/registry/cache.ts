@@ -51,24 +51,35 @@ export interface Ticket<V> {
   leave(): void;
 }
 
+/** What the work of a flight is given: cancelled when every caller has left; the latest deadline among those still waiting. */
+export interface FlightBudget {
+  readonly signal: AbortSignal;
+  readonly deadline: () => number;
+}
+
 interface Flight<V> {
   readonly promise: Promise<V>;
   readonly controller: AbortController;
-  waiters: number;
+  /** Deadlines of the callers still waiting, one entry per caller. */
+  readonly deadlines: number[];
+  /** The latest deadline seen, which still holds once every caller has left. */
+  readonly latest: { value: number };
   settled: boolean;
 }
 
 /**
  * Runs at most one `work` per key at a time; callers arriving meanwhile share its result.
- * The work is cancelled only when every caller has left, so one impatient caller cannot fail the others.
+ * The work is cancelled only when every caller has left, so one impatient caller cannot fail the others,
+ * and it may plan (retries) up to the latest deadline of the callers still waiting.
  */
 export class SingleFlight<V> {
   readonly #flights = new Map<string, Flight<V>>();
 
-  join(key: string, work: (signal: AbortSignal) => Promise<V>): Ticket<V> {
+  join(key: string, work: (budget: FlightBudget) => Promise<V>, deadline = Number.POSITIVE_INFINITY): Ticket<V> {
     const running = this.#flights.get(key);
     const flight = running ?? this.#start(key, work);
-    flight.waiters += 1;
+    flight.deadlines.push(deadline);
+    flight.latest.value = Math.max(flight.latest.value, deadline);
     let left = false;
     return {
       promise: flight.promise,
@@ -76,8 +87,8 @@ export class SingleFlight<V> {
       leave: () => {
         if (left) return;
         left = true;
-        flight.waiters -= 1;
-        if (flight.waiters === 0 && !flight.settled) {
+        flight.deadlines.splice(flight.deadlines.indexOf(deadline), 1);
+        if (flight.deadlines.length === 0 && !flight.settled) {
           flight.controller.abort();
           if (this.#flights.get(key) === flight) this.#flights.delete(key);
         }
@@ -90,10 +101,16 @@ export class SingleFlight<V> {
     return this.#flights.size;
   }
 
-  #start(key: string, work: (signal: AbortSignal) => Promise<V>): Flight<V> {
+  #start(key: string, work: (budget: FlightBudget) => Promise<V>): Flight<V> {
     const controller = new AbortController();
-    const promise = Promise.resolve().then(() => work(controller.signal));
-    const flight: Flight<V> = { promise, controller, waiters: 0, settled: false };
+    const deadlines: number[] = [];
+    const latest = { value: Number.NEGATIVE_INFINITY };
+    const budget: FlightBudget = {
+      signal: controller.signal,
+      deadline: () => (deadlines.length === 0 ? latest.value : Math.max(...deadlines)),
+    };
+    const promise = Promise.resolve().then(() => work(budget));
+    const flight: Flight<V> = { promise, controller, deadlines, latest, settled: false };
     const land = (): void => {
       flight.settled = true;
       if (this.#flights.get(key) === flight) this.#flights.delete(key);

@@ -5,9 +5,10 @@ import { registryApiHost } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
 import { compileHostGlobs } from './address.ts';
 import { SingleFlight, TtlCache, raceSignal } from './cache.ts';
+import type { FlightBudget } from './cache.ts';
 import { pickChallenge } from './challenge.ts';
 import type { AuthChallenge } from './challenge.ts';
-import { describeStatus, statusFailure } from './failure.ts';
+import { bodyFailure, describeStatus, isTransientFailure, statusFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import {
@@ -20,9 +21,11 @@ import {
   mediaTypeOf,
 } from './manifest.ts';
 import type { ManifestProblem } from './manifest.ts';
+import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
+import type { RetryPolicy } from './retry.ts';
 import { TokenSource, basicAuthorization } from './token.ts';
 import { createTransport, firstHeader, readLimited } from './transport.ts';
-import type { HttpResponse, Transport } from './transport.ts';
+import type { Budget, HttpResponse, Send, Transport } from './transport.ts';
 import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
 
 /** Cache settings used when the options give none (DESIGN "configuration" defaults). */
@@ -30,6 +33,14 @@ export const DEFAULT_CACHE = { ttlSeconds: 300, maxEntries: 10_000 } as const;
 
 /** Remembered challenges are per registry origin; this bounds them against hostile image lists. */
 const MAX_REMEMBERED_CHALLENGES = 1000;
+
+/**
+ * How long an outage failure (a transient failure that outlived its retries: refused, reset, 429, 5xx)
+ * answers the same lookup. Long enough that a burst of admissions during an outage costs the registry
+ * one request per image every few seconds instead of three per admission; short enough that recovery
+ * shows at once. Never longer than the digest cache's TTL (0 turns both off).
+ */
+export const NEGATIVE_TTL_MS = 3000;
 
 /** What one lookup learned, and with which credential, so the cache can scope it. */
 interface Learned {
@@ -53,8 +64,13 @@ const REFUSED = Symbol('refused');
 /** The resolver behind `createRegistryClient`. */
 export class RegistryClient implements Resolver {
   readonly #transport: Transport;
+  /** The transport with retries, for single exchanges whose body the caller reads itself or not at all. */
+  readonly #send: Send;
+  readonly #retry: RetryPolicy;
   readonly #tokens: TokenSource;
   readonly #cache: TtlCache<Learned>;
+  /** Outage failures by flight key: served only as the same error, never as a digest. */
+  readonly #failures: TtlCache<RegistryError>;
   readonly #flights = new SingleFlight<Learned>();
   readonly #challenges = new Map<string, AuthChallenge>();
   readonly #isAllowed: ((hostPort: string) => boolean) | undefined;
@@ -67,6 +83,7 @@ export class RegistryClient implements Resolver {
         throw new ConfigError(`cache.${key} must be a number of 0 or more (got ${String(value)})`, { where: `cache.${key}` });
       }
     }
+    this.#retry = retryPolicy(options.retry);
     this.#transport = createTransport({
       insecure: options.insecure ?? [],
       allow: options.allow ?? [],
@@ -74,8 +91,10 @@ export class RegistryClient implements Resolver {
       lookup: options.lookup,
       observer: options.observer,
     });
-    this.#tokens = new TokenSource(this.#transport.send);
+    this.#send = retryingSend(this.#transport.send, this.#retry, options.observer);
+    this.#tokens = new TokenSource(this.#send);
     this.#cache = new TtlCache(cache.ttlSeconds * 1000, cache.maxEntries);
+    this.#failures = new TtlCache(Math.min(NEGATIVE_TTL_MS, cache.ttlSeconds * 1000), cache.maxEntries);
     this.#isAllowed = (options.allow ?? []).length > 0 ? compileHostGlobs(options.allow ?? []) : undefined;
     this.#observer = options.observer;
   }
@@ -107,6 +126,13 @@ export class RegistryClient implements Resolver {
       }
     }
 
+    const flightKey = `${name}#${fingerprints.length === 0 ? ANONYMOUS : fingerprints.join(',')}`;
+    const failed = this.#failures.get(flightKey);
+    if (failed !== undefined) {
+      this.#observer?.onCache?.('negative');
+      throw failed;
+    }
+
     const deadline = deadlineSignal(options);
     const timeout = (): RegistryError =>
       options.signal?.aborted === true
@@ -126,8 +152,18 @@ export class RegistryClient implements Resolver {
       insecure: this.#transport.isInsecure(ref.registry),
       origin: `${this.#transport.isInsecure(ref.registry) ? 'http' : 'https'}://${registryApiHost(ref.registry)}`,
     };
-    const flightKey = `${name}#${fingerprints.length === 0 ? ANONYMOUS : fingerprints.join(',')}`;
-    const ticket = this.#flights.join(flightKey, (signal) => this.#lookup(target, credentials, signal));
+    const work = async (budget: FlightBudget): Promise<Learned> => {
+      try {
+        return await this.#lookup(target, credentials, budget);
+      } catch (error) {
+        // Only a registry that is failing right now is remembered; a caller that gave up proves nothing.
+        if (error instanceof RegistryError && isTransientFailure(error) && !budget.signal.aborted) {
+          this.#failures.set(flightKey, error);
+        }
+        throw error;
+      }
+    };
+    const ticket = this.#flights.join(flightKey, work, options.deadline);
     this.#observer?.onCache?.(ticket.joined ? 'coalesced' : 'miss');
     try {
       const learned = await raceSignal(ticket.promise, deadline, timeout);
@@ -139,6 +175,7 @@ export class RegistryClient implements Resolver {
 
   async close(): Promise<void> {
     this.#cache.clear();
+    this.#failures.clear();
     this.#tokens.clear();
     this.#challenges.clear();
     await this.#transport.close();
@@ -155,9 +192,9 @@ export class RegistryClient implements Resolver {
   }
 
   /** The registry round trips of one lookup; the result is cached under the credential that got it. */
-  async #lookup(target: Target, credentials: readonly Credential[], signal: AbortSignal): Promise<Learned> {
+  async #lookup(target: Target, credentials: readonly Credential[], budget: Budget): Promise<Learned> {
     const url = new URL(`/v2/${target.repository}/manifests/${target.tag}`, target.origin);
-    const head = await this.#negotiate(target, url, 'HEAD', credentials, signal);
+    const head = await this.#negotiate(target, url, 'HEAD', credentials, budget);
     const { status, headers, url: answeredBy } = head.response;
     await head.response.body.dump();
     let learned: Learned | undefined;
@@ -171,8 +208,13 @@ export class RegistryClient implements Resolver {
       // No usable Docker-Content-Digest (or HEAD unsupported): hash the exact bytes, as containerd does.
       const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
       if (head.authorization !== undefined) headers['authorization'] = head.authorization;
-      const response = await this.#transport.send({ method: 'GET', url, headers, context: target }, signal);
-      learned = await learnFromBody(response, target, head.fingerprint);
+      const scope = head.fingerprint;
+      // The retry spans the body too: a connection reset halfway through a manifest is as transient as a refused one.
+      learned = await withRetries(
+        async () => learnFromBody(await this.#transport.send({ method: 'GET', url, headers, context: target }, budget), target, scope),
+        (outcome) => (outcome.ok ? undefined : errorCause(outcome.error, url.host)),
+        { method: 'GET', budget, policy: this.#retry, observer: this.#observer },
+      );
     }
     this.#cache.set(`${target.registry}/${target.repository}:${target.tag}#${learned.fingerprint}`, learned);
     return learned;
@@ -187,7 +229,7 @@ export class RegistryClient implements Resolver {
     url: URL,
     method: 'HEAD' | 'GET',
     credentials: readonly Credential[],
-    signal: AbortSignal,
+    budget: Budget,
   ): Promise<{ readonly response: HttpResponse; readonly authorization: string | undefined; readonly fingerprint: string }> {
     let challenge = this.#challenges.get(target.origin);
     // Against a known Basic registry an anonymous try is a wasted round trip when credentials exist.
@@ -199,19 +241,22 @@ export class RegistryClient implements Resolver {
 
     for (const credential of attempts) {
       for (let round = 0; round < 2; round += 1) {
-        const authorization = challenge === undefined ? undefined : await this.#authorize(challenge, credential, target, signal);
+        const authorization = challenge === undefined ? undefined : await this.#authorize(challenge, credential, target, budget);
         if (authorization === REFUSED) break;
         // Credentials only ever answer a challenge; without one they are not sent anywhere. And a
         // second round that would send nothing new (anonymous against Basic) is a wasted request.
         if (authorization === undefined && (credential !== undefined || round > 0)) break;
         const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
         if (authorization !== undefined) headers['authorization'] = authorization;
-        const response = await this.#transport.send({ method, url, headers, context: target }, signal);
+        const response = await this.#send({ method, url, headers, context: target }, budget);
         if (response.status !== 401 && response.status !== 403) {
           return { response, authorization, fingerprint: fingerprint(credential) };
         }
         await response.body.dump();
         lastStatus = response.status;
+        // Only the registry itself may ask for its credentials: a host it redirected to is not the
+        // registry they are for, and the realm such a host names is not the registry's.
+        if (response.url.origin !== url.origin) throw redirectedChallenge(target, response);
         const next = pickChallenge(response.headers['www-authenticate']);
         if (next !== undefined && !sameChallenge(next, challenge)) {
           challenge = next;
@@ -231,7 +276,7 @@ export class RegistryClient implements Resolver {
     challenge: AuthChallenge,
     credential: Credential | undefined,
     target: Target,
-    signal: AbortSignal,
+    budget: Budget,
   ): Promise<string | undefined | typeof REFUSED> {
     if (challenge.scheme === 'basic') return basicAuthorization(credential);
     if (credential !== undefined && credential.identityToken === undefined && basicAuthorization(credential) === undefined) {
@@ -246,7 +291,7 @@ export class RegistryClient implements Resolver {
         insecureRegistry: target.insecure,
         context: target,
       },
-      signal,
+      budget,
     );
     return outcome.granted ? `Bearer ${outcome.token}` : REFUSED;
   }
@@ -265,6 +310,15 @@ function deadlineSignal(options: LookupOptions): AbortSignal {
   const remaining = Math.max(0, Math.floor(options.deadline - Date.now()));
   const timer = AbortSignal.timeout(remaining);
   return options.signal === undefined ? timer : AbortSignal.any([timer, options.signal]);
+}
+
+/** A host the registry redirected to asked for credentials; none are sent to it or to a realm it names. */
+function redirectedChallenge(target: Target, response: HttpResponse): RegistryError {
+  return new RegistryError(
+    RegistryErrorCode.unauthorized,
+    `unauthorized: ${target.registry} redirected to ${response.url.host}, which answered ${describeStatus(response.status)}; credentials for ${target.registry} are not sent to another host`,
+    { image: target.image, registry: target.registry, status: response.status },
+  );
 }
 
 function sameChallenge(a: AuthChallenge, b: AuthChallenge | undefined): boolean {
@@ -327,7 +381,9 @@ async function learnFromBody(response: HttpResponse, target: Target, scope: stri
   }
   const contentType = firstHeader(response.headers['content-type']);
   const expected = headerDigest(response, target);
-  const bytes = await readLimited(response.body, MAX_MANIFEST_BYTES);
+  const bytes = await readLimited(response.body, MAX_MANIFEST_BYTES).catch((error: unknown) => {
+    throw bodyFailure(error, response.url.host, 'the manifest', target);
+  });
   if (bytes === undefined) throw tooLarge();
   const checked = checkManifestBody(bytes, contentType, expected);
   if (isManifestProblem(checked)) throw manifestProblem(checked, response, target);

@@ -1,7 +1,7 @@
 // Turns HTTP statuses and socket errors into RegistryErrors a user can act on (never with secrets).
 import { STATUS_CODES } from 'node:http';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
-import { ForbiddenAddressError } from './address.ts';
+import { ForbiddenAddressError, describeAddressClass, howToTrust } from './address.ts';
 
 /** The image and registry a failure is about, carried into every error. */
 export interface FailureContext {
@@ -35,7 +35,60 @@ const CONNECT_CODES: Readonly<Record<string, string>> = {
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
   UND_ERR_SOCKET: 'connection closed by the server',
   UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'body shorter or longer than its Content-Length',
+  ECONNABORTED: 'connection aborted',
 };
+
+/**
+ * Socket failures worth another try: the server restarted, a load balancer dropped the connection,
+ * a keep-alive socket went stale, or DNS hiccuped. Refusals by policy, TLS and unknown names are final.
+ */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+
+/** Statuses that say "not now" rather than "no": worth another try. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * True when `error` is a failure another try may cure: a transient socket failure, or a retryable
+ * status. Any other error (404, auth, TLS, guard, digest mismatch, timeout) is final.
+ */
+export function isTransientFailure(error: unknown): boolean {
+  if (!(error instanceof RegistryError)) return false;
+  if (error.code === RegistryErrorCode.network) {
+    const code = codeInChain(error.cause);
+    return code !== undefined && TRANSIENT_CODES.has(code);
+  }
+  if (error.code === RegistryErrorCode.rateLimited || error.code === RegistryErrorCode.unavailable) {
+    return error.status !== undefined && RETRYABLE_STATUSES.has(error.status);
+  }
+  return error.code === RegistryErrorCode.token && error.status !== undefined && RETRYABLE_STATUSES.has(error.status);
+}
+
+/**
+ * The RegistryError for a body (`what`: "the manifest", "the token response") that broke off while
+ * being read from `host`. Errors already typed pass through unchanged.
+ */
+export function bodyFailure(error: unknown, host: string, what: string, context: FailureContext): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const code = codeInChain(error);
+  const phrase = (code === undefined ? undefined : CONNECT_CODES[code]) ?? messageOf(error, code);
+  return new RegistryError(RegistryErrorCode.network, `reading ${what} from ${host} failed: ${phrase}`, {
+    image: context.image,
+    registry: context.registry,
+    cause: error,
+  });
+}
 
 /** `429 Too Many Requests`. */
 export function describeStatus(status: number): string {
@@ -55,7 +108,7 @@ export function networkFailure(error: unknown, host: string, context: FailureCon
   if (forbidden instanceof ForbiddenAddressError) {
     return new RegistryError(
       RegistryErrorCode.forbiddenAddress,
-      `refusing to contact ${host}: it resolves to ${forbidden.address}, a link-local or cloud metadata address (list it in registries.allow to trust it)`,
+      `refusing to contact ${host}: it resolves to ${forbidden.address}, ${describeAddressClass(forbidden.addressClass)} (${howToTrust(forbidden.addressClass)})`,
       fields,
     );
   }

@@ -1,11 +1,11 @@
 // Bearer tokens from a registry's token realm: anonymous, Basic or identity-token grants, cached until near expiry.
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { Credential } from '../credentials/types.ts';
-import { describeStatus, parseRetryAfter } from './failure.ts';
+import { bodyFailure, describeStatus, parseRetryAfter } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { fingerprint } from './fingerprint.ts';
 import { firstHeader, readLimited } from './transport.ts';
-import type { HttpRequest, HttpResponse, Send } from './transport.ts';
+import type { Budget, HttpRequest, HttpResponse, Send } from './transport.ts';
 
 /** Lifetime assumed when the token server gives none, and the least it may claim (docker token spec). */
 export const MIN_TOKEN_SECONDS = 60;
@@ -42,7 +42,7 @@ export class TokenSource {
   }
 
   /** A cached token when one is fresh, else a new one from the realm. */
-  async token(query: TokenQuery, signal: AbortSignal): Promise<TokenOutcome> {
+  async token(query: TokenQuery, budget: Budget): Promise<TokenOutcome> {
     const key = JSON.stringify([query.realm, query.service ?? '', query.scope, fingerprint(query.credential)]);
     const cached = this.#cache.get(key);
     if (cached !== undefined && cached.expiresAt - REFRESH_MARGIN_MS > this.#now()) {
@@ -52,7 +52,7 @@ export class TokenSource {
 
     const realm = checkRealm(query);
     const startedAt = this.#now();
-    const response = await this.#exchange(realm, query, signal);
+    const response = await this.#exchange(realm, query, budget);
     if (response.status === 401 || response.status === 403) {
       await response.body.dump();
       return { granted: false };
@@ -62,7 +62,10 @@ export class TokenSource {
       await response.body.dump();
       throw tokenStatusFailure(response, realmHost, query.context);
     }
-    const parsed = parseTokenResponse(await readLimited(response.body, MAX_TOKEN_RESPONSE_BYTES));
+    const body = await readLimited(response.body, MAX_TOKEN_RESPONSE_BYTES).catch((error: unknown) => {
+      throw bodyFailure(error, realmHost, 'the token response', query.context);
+    });
+    const parsed = parseTokenResponse(body);
     if (parsed === undefined) {
       throw new RegistryError(RegistryErrorCode.token, `token server ${realmHost} returned no usable token`, {
         image: query.context.image,
@@ -80,7 +83,7 @@ export class TokenSource {
     this.#cache.clear();
   }
 
-  async #exchange(realm: URL, query: TokenQuery, signal: AbortSignal): Promise<HttpResponse> {
+  async #exchange(realm: URL, query: TokenQuery, budget: Budget): Promise<HttpResponse> {
     const { credential, context } = query;
     if (credential?.identityToken !== undefined) {
       const form = new URLSearchParams({
@@ -99,7 +102,7 @@ export class TokenSource {
           context,
           plainHttpAllowed: query.insecureRegistry,
         },
-        signal,
+        budget,
       );
       // Token servers without the OAuth2 endpoint answer 404; the GET flow is the fallback.
       if (posted.status !== 404) return posted;
@@ -112,7 +115,7 @@ export class TokenSource {
     const basic = basicAuthorization(credential);
     if (basic !== undefined) headers['authorization'] = basic;
     const request: HttpRequest = { method: 'GET', url, headers, context, plainHttpAllowed: query.insecureRegistry };
-    return this.#send(request, signal);
+    return this.#send(request, budget);
   }
 
   #remember(key: string, entry: { readonly token: string; readonly expiresAt: number }): void {

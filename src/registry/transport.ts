@@ -1,11 +1,19 @@
 // One HTTP exchange with a registry or token server: keep-alive pools, scheme rules, guard, redirects.
 import { rootCertificates } from 'node:tls';
-import { isIP } from 'node:net';
-import { Agent } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
-import { compileHostGlobs, createGuardedLookup, isForbiddenAddress, splitHostPort, stripBrackets } from './address.ts';
-import type { HostMatcher, Resolve } from './address.ts';
+import {
+  classifyAddress,
+  compileHostGlobs,
+  createGuardedLookup,
+  describeAddressClass,
+  howToTrust,
+  isLocalhostName,
+  permits,
+  splitHostPort,
+} from './address.ts';
+import type { Reach, Resolve } from './address.ts';
 import { networkFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import type { RegistryObserver } from './types.ts';
@@ -38,17 +46,24 @@ export interface HttpResponse {
   readonly body: Dispatcher.ResponseData['body'];
 }
 
+/** The time one lookup has: its cancellation signal, and the deadline of the latest caller still waiting. */
+export interface Budget {
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds; may move later while the lookup runs (a more patient caller joined it). */
+  readonly deadline: () => number;
+}
+
 /**
  * Sends one request, following redirects, and resolves with the final response whatever its status.
- * Rejects only with RegistryErrors (network, TLS, guard, redirect). Shaped so a retry policy can wrap it.
+ * Rejects only with RegistryErrors (network, TLS, guard, redirect). A retry policy wraps it (retry.ts).
  */
-export type Send = (request: HttpRequest, signal: AbortSignal) => Promise<HttpResponse>;
+export type Send = (request: HttpRequest, budget: Budget) => Promise<HttpResponse>;
 
 /** Settings of a transport. */
 export interface TransportOptions {
   /** host[:port] reached over plain HTTP. */
   readonly insecure: readonly string[];
-  /** Host globs trusted even when they resolve to link-local or metadata addresses. */
+  /** Host globs trusted wherever they resolve, link-local and metadata addresses included. */
   readonly allow: readonly string[];
   /** Extra trusted CAs (PEM), added to the system roots. */
   readonly ca: string | undefined;
@@ -72,12 +87,28 @@ export function createTransport(options: TransportOptions): Transport {
     // A listed host without a port covers every port of that host.
     return insecure.has(lower) || insecure.has(splitHostPort(lower).host);
   };
-  const isTrusted: HostMatcher = compileHostGlobs(options.allow);
+  const isAllowed = compileHostGlobs(options.allow);
+  /** How far connections to a host may reach: its listing, not the address it happens to resolve to. */
+  const reachOf = (url: { readonly host?: string; readonly hostname: string; readonly port: string; readonly protocol: string }): Reach => {
+    // The connector gets IPv6 hostnames without brackets; the lists spell them with.
+    const hostname = url.hostname.includes(':') && !url.hostname.startsWith('[') ? `[${url.hostname}]` : url.hostname;
+    const host = url.host ?? (url.port === '' ? hostname : `${hostname}:${url.port}`);
+    const explicit = `${hostname}:${url.port === '' ? (url.protocol === 'http:' ? '80' : '443') : url.port}`;
+    if (isAllowed(host) || isAllowed(explicit)) return 'any';
+    return isInsecure(host) || isInsecure(explicit) ? 'private' : 'public';
+  };
+  // One connector per reach, each with its own guarded lookup; the pool of an origin always uses the
+  // same one, since an origin's listing never changes while the client lives.
+  const tls = options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] };
+  const connectors: Readonly<Record<Reach, buildConnector.connector>> = {
+    public: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'public') }),
+    private: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'private') }),
+    any: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'any') }),
+  };
   const agent = new Agent({
     keepAliveTimeout: 30_000,
-    connect: {
-      ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
-      lookup: createGuardedLookup(options.lookup, (hostname) => isTrusted(hostname)),
+    connect: (connectOptions, callback) => {
+      connectors[reachOf(connectOptions)](connectOptions, callback);
     },
   });
 
@@ -86,7 +117,7 @@ export function createTransport(options: TransportOptions): Transport {
     const report = (status: number): void => {
       options.observer?.onRequest?.({ registry: url.host, method: request.method, status });
     };
-    checkTarget(request, isInsecure, isTrusted);
+    checkTarget(request, isInsecure, reachOf(url));
     try {
       const response = await agent.request({
         origin: url.origin,
@@ -104,10 +135,10 @@ export function createTransport(options: TransportOptions): Transport {
     }
   };
 
-  const send: Send = async (request, signal) => {
+  const send: Send = async (request, budget) => {
     let current = request;
     for (let hop = 0; ; hop += 1) {
-      const response = await exchange(current, signal);
+      const response = await exchange(current, budget.signal);
       const location = firstHeader(response.headers['location']);
       if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return response;
       await response.body.dump();
@@ -137,26 +168,38 @@ function redirected(request: HttpRequest, status: number, location: string): Htt
       status,
     });
   }
+  const crossOrigin = target.origin !== request.url.origin;
   const headers: Record<string, string> = { ...request.headers };
-  if (target.origin !== request.url.origin) delete headers['authorization'];
+  if (crossOrigin) delete headers['authorization'];
   const toGet = status === 303 ? request.method !== 'HEAD' : (status === 301 || status === 302) && request.method === 'POST';
   if (toGet) {
     delete headers['content-type'];
     return { method: 'GET', url: target, headers, context: request.context };
   }
+  // 307 and 308 resend the body, and the only body tagpin sends is an identity-token grant: a secret.
+  if (crossOrigin && request.body !== undefined) {
+    throw new RegistryError(
+      RegistryErrorCode.redirect,
+      `${request.url.host} redirected a token exchange to ${target.host}; credentials are not sent to another origin`,
+      { image: request.context.image, registry: request.context.registry, status },
+    );
+  }
   return { ...request, url: target, headers };
 }
 
-/** Refuses, without contact, IP literals the guard forbids and plain HTTP to hosts not listed insecure. */
-function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, isTrusted: HostMatcher): void {
+/**
+ * Refuses, without contact, IP literals and `localhost` names the host's reach does not permit, and
+ * plain HTTP to hosts not listed insecure.
+ */
+function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, reach: Reach): void {
   const { url, context } = request;
   const fields = { image: context.image, registry: context.registry };
-  // Name lookups are checked inside the connector; literals never reach a lookup, so check them here.
-  const literal = stripBrackets(url.hostname);
-  if (isIP(literal) !== 0 && isForbiddenAddress(literal) && !isTrusted(url.host)) {
+  // Names are checked inside the connector's lookup; literals never reach a lookup, so check them here.
+  const found = classifyAddress(url.hostname) ?? (isLocalhostName(url.hostname) ? 'private' : 'public');
+  if (found !== 'public' && !permits(reach, found)) {
     throw new RegistryError(
       RegistryErrorCode.forbiddenAddress,
-      `refusing to contact ${url.host}: ${literal} is a link-local or cloud metadata address (list it in registries.allow to trust it)`,
+      `refusing to contact ${url.host}: ${url.hostname} is ${describeAddressClass(found)} (${howToTrust(found)})`,
       fields,
     );
   }

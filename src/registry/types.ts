@@ -30,7 +30,16 @@ export interface LookupOptions {
 export interface RegistryObserver {
   /** One HTTP exchange with a registry or token server; status 0 when no response arrived. */
   onRequest?(event: { readonly registry: string; readonly method: string; readonly status: number }): void;
-  onCache?(result: 'hit' | 'miss' | 'coalesced'): void;
+  /**
+   * How a lookup was answered: `hit` from the digest cache, `miss` by the registry, `coalesced` by a
+   * lookup already in flight, `negative` by a recent outage failure remembered for a few seconds.
+   */
+  onCache?(result: 'hit' | 'miss' | 'coalesced' | 'negative'): void;
+  /**
+   * A request is about to be tried again after `delayMs`: `status` is what the failed try answered
+   * (0 when no response arrived, e.g. connection refused or reset).
+   */
+  onRetry?(event: { readonly registry: string; readonly method: string; readonly status: number; readonly delayMs: number }): void;
 }
 
 /** Resolves tags to digests. */
@@ -46,15 +55,24 @@ export interface Resolver {
 
 /** Options of `createRegistryClient`. */
 export interface RegistryClientOptions {
-  /** host[:port] reached over plain HTTP. @default [] */
+  /** host[:port] reached over plain HTTP; they may also resolve to loopback and private addresses. @default [] */
   readonly insecure?: readonly string[];
   /** Extra trusted CA certificates, PEM text (not a path). @default none */
   readonly ca?: string;
-  /** Host globs; when non-empty, no other registry is contacted. @default [] */
+  /**
+   * Host globs; when non-empty, no other registry is contacted. Listed hosts (registries and token
+   * realms) may also resolve to loopback, private, link-local and metadata addresses. @default []
+   */
   readonly allow?: readonly string[];
   /** Positive-result cache. @default { ttlSeconds: 300, maxEntries: 10000 } */
   readonly cache?: { readonly ttlSeconds: number; readonly maxEntries: number };
   readonly observer?: RegistryObserver;
+  /**
+   * Retries of idempotent requests on transient failures, within each lookup's deadline: `retries`
+   * after the first try (at most 5), full-jitter backoff from `baseDelayMs` doubling up to `maxDelayMs`.
+   * @default { retries: 2, baseDelayMs: 100, maxDelayMs: 1000 }
+   */
+  readonly retry?: { readonly retries?: number; readonly baseDelayMs?: number; readonly maxDelayMs?: number };
   /** DNS lookup used for connections (tests map names to addresses with it). @default node:dns lookup */
   readonly lookup?: (hostname: string) => Promise<readonly LookupAddress[]>;
 }

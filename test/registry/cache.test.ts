@@ -59,7 +59,7 @@ describe('SingleFlight', () => {
   it('cancels the work only when the last caller leaves', async () => {
     const flights = new SingleFlight<string>();
     let seen: AbortSignal | undefined;
-    const work = (signal: AbortSignal): Promise<string> => {
+    const work = ({ signal }: { readonly signal: AbortSignal }): Promise<string> => {
       seen = signal;
       return new Promise((_resolve, reject) => {
         signal.addEventListener('abort', () => {

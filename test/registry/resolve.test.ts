@@ -24,9 +24,12 @@ function registry(setup: RegistrySetup): TestRegistry {
   return found;
 }
 
-/** A client that trusts the test CA and reaches the http registry over plain HTTP; closed after the suite. */
+/**
+ * A client that trusts the test CA, reaches the http registry over plain HTTP, and may contact the
+ * loopback registries (and their token realm); closed after the suite.
+ */
 function client(options: RegistryClientOptions = {}): Resolver {
-  const made = createRegistryClient({ ca: pki.caPem, insecure: [registry('http').host], ...options });
+  const made = createRegistryClient({ ca: pki.caPem, insecure: [registry('http').host], allow: ['127.0.0.1'], ...options });
   clients.push(made);
   return made;
 }

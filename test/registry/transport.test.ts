@@ -23,8 +23,9 @@ let plain: TestRegistry;
 let secure: TestRegistry;
 const closers: Array<() => Promise<void>> = [];
 
+/** A client that may contact the loopback test servers (unless the test sets its own allow list); closed after the suite. */
 function client(options: RegistryClientOptions = {}): Resolver {
-  const made = createRegistryClient(options);
+  const made = createRegistryClient({ allow: ['127.0.0.1'], ...options });
   closers.push(() => made.close());
   return made;
 }
@@ -106,25 +107,28 @@ describe('schemes and TLS', () => {
 
 describe('unreachable registries', () => {
   it('says the host cannot be resolved, without touching the network', async () => {
-    const resolver = client({ lookup: fakeDns({}) });
+    const resolver = client({ allow: [], lookup: fakeDns({}) });
     const error = await rejection(resolver.resolve(parseReference('nonexistent.invalid/demo/app:v1'), { deadline: soon() }));
     assert.equal(error.code, 'REGISTRY_NETWORK');
     assert.equal(error.message, 'cannot resolve host nonexistent.invalid');
     assert.equal(error.registry, 'nonexistent.invalid');
   });
 
-  it('says the connection was refused, and reports the exchange with status 0', async () => {
+  it('says the connection was refused after its retries, and reports each exchange with status 0', async () => {
     const port = await closedPort();
     const host = `nonexistent.invalid:${String(port)}`;
     const events: Array<{ registry: string; method: string; status: number }> = [];
+    const retries: number[] = [];
     const resolver = client({
+      allow: [],
       insecure: [host],
       lookup: fakeDns({ 'nonexistent.invalid': [{ address: '127.0.0.1', family: 4 }] }),
-      observer: { onRequest: (event) => events.push({ ...event }) },
+      observer: { onRequest: (event) => events.push({ ...event }), onRetry: (event) => retries.push(event.status) },
     });
     const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
     assert.equal(error.message, `cannot connect to ${host}: connection refused`);
-    assert.deepEqual(events, [{ registry: host, method: 'HEAD', status: 0 }]);
+    assert.deepEqual(events, Array.from({ length: 3 }, () => ({ registry: host, method: 'HEAD', status: 0 })));
+    assert.deepEqual(retries, [0, 0]);
   });
 });
 
@@ -197,7 +201,7 @@ async function startHttps(handle: (req: IncomingMessage, res: ServerResponse) =>
 describe('address guard and allow list', () => {
   it('refuses a metadata address literal without contacting it', async () => {
     const events: unknown[] = [];
-    const resolver = client({ observer: { onRequest: (event) => events.push(event) } });
+    const resolver = client({ allow: [], observer: { onRequest: (event) => events.push(event) } });
     const error = await rejection(resolver.resolve(parseReference('169.254.169.254/latest/meta-data:v1'), { deadline: soon() }));
     assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
     assert.match(error.message, /^refusing to contact 169\.254\.169\.254: .*registries\.allow/);
@@ -206,7 +210,7 @@ describe('address guard and allow list', () => {
 
   for (const address of ['169.254.169.254', 'fe80::1', 'fd00:ec2::254', '100.100.100.200']) {
     it(`refuses a name that resolves to ${address}, checked inside the connection's lookup`, async () => {
-      const resolver = client({ lookup: fakeDns({ 'sneaky.test': [{ address, family: address.includes(':') ? 6 : 4 }] }) });
+      const resolver = client({ allow: [], lookup: fakeDns({ 'sneaky.test': [{ address, family: address.includes(':') ? 6 : 4 }] }) });
       const error = await rejection(resolver.resolve(parseReference('sneaky.test/demo/app:v1'), { deadline: soon() }));
       assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
       assert.equal(error.message, `refusing to contact sneaky.test: it resolves to ${address}, a link-local or cloud metadata address (list it in registries.allow to trust it)`);
