@@ -12,7 +12,7 @@ export type OutputMode = 'text' | 'json';
 export interface CommonOptions {
   /** `--config FILE`; undefined falls back to $TAGPIN_CONFIG, then defaults. */
   readonly configFile: string | undefined;
-  /** `--insecure-registry`, `--ca-file`, `--docker-config`, for `applyRegistryFlags`. */
+  /** `--insecure-registry`, `--allow-registry`, `--ca-file`, `--docker-config`, for `applyRegistryFlags`. */
   readonly registryFlags: RegistryFlags;
 }
 
@@ -28,6 +28,7 @@ export type Command =
 const COMMON_OPTIONS = {
   config: { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
+  'allow-registry': { type: 'string', multiple: true },
   'ca-file': { type: 'string' },
   'docker-config': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -121,6 +122,7 @@ function describeParseError(err: unknown): string {
 interface CommonValues {
   readonly config?: string | undefined;
   readonly 'insecure-registry'?: string[] | undefined;
+  readonly 'allow-registry'?: string[] | undefined;
   readonly 'ca-file'?: string | undefined;
   readonly 'docker-config'?: string | undefined;
 }
@@ -132,6 +134,7 @@ function common(values: CommonValues): CommonOptions {
     configFile: values.config,
     registryFlags: {
       insecure: values['insecure-registry'] ?? [],
+      allow: values['allow-registry'] ?? [],
       ...(caFile === undefined ? {} : { caFile }),
       ...(dockerConfig === undefined ? {} : { dockerConfig }),
     },

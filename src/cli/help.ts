@@ -1,7 +1,10 @@
 // Help texts of the command line, one per command plus the overview.
 
 const COMMON_FLAGS = `Flags of every command:
-  --insecure-registry HOST[:PORT]  reach this registry over plain HTTP (repeatable)
+  --insecure-registry HOST[:PORT]  reach this registry over plain HTTP (repeatable); it may be on a
+                                   loopback or private address
+  --allow-registry HOST            contact only listed registries (repeatable, globs like *.corp);
+                                   a listed host may be on any address, private and link-local included
   --ca-file FILE                   also trust this PEM bundle for registry TLS
   --docker-config FILE             docker config.json with registry credentials
   --config FILE                    tagpin configuration (default: $TAGPIN_CONFIG, else built-in defaults)

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors/index.ts';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './types.ts';
-import { validateConfig, validateHostPort } from './validate.ts';
+import { validateConfig, validateHostGlob, validateHostPort } from './validate.ts';
 import { parseYaml } from './yaml.ts';
 
 export type * from './types.ts';
@@ -17,6 +17,8 @@ export const CONFIG_ENV = 'TAGPIN_CONFIG';
 export interface RegistryFlags {
   /** `--insecure-registry HOST[:PORT]` (repeatable): appended to `registries.insecure`. */
   readonly insecure?: readonly string[];
+  /** `--allow-registry HOST` (repeatable, globs as in the config): appended to `registries.allow`. */
+  readonly allow?: readonly string[];
   /** `--ca-file FILE`: replaces `registries.caFile`. */
   readonly caFile?: string;
   /** `--docker-config FILE`: replaces `registries.dockerConfig`. */
@@ -51,9 +53,9 @@ export async function loadConfig(path: string | undefined): Promise<Config> {
 }
 
 /**
- * The config with command-line registry flags applied: `insecure` entries are appended (duplicates
- * dropped), `caFile` and `dockerConfig` replace the configured values.
- * @throws ConfigError when an `--insecure-registry` value is not `host[:port]`
+ * The config with command-line registry flags applied: `insecure` and `allow` entries are appended
+ * (duplicates dropped), `caFile` and `dockerConfig` replace the configured values.
+ * @throws ConfigError when an `--insecure-registry` value is not `host[:port]` or an `--allow-registry` value not a host glob
  */
 export function applyRegistryFlags(config: Config, flags: RegistryFlags): Config {
   const insecure = [...config.registries.insecure];
@@ -64,12 +66,21 @@ export function applyRegistryFlags(config: Config, flags: RegistryFlags): Config
     }
     if (!insecure.includes(entry)) insecure.push(entry);
   }
+  const allow = [...config.registries.allow];
+  for (const entry of flags.allow ?? []) {
+    const problem = validateHostGlob(entry);
+    if (problem !== undefined) {
+      throw new ConfigError(`--allow-registry ${JSON.stringify(entry)}: ${problem}`, { where: '--allow-registry' });
+    }
+    if (!allow.includes(entry)) allow.push(entry);
+  }
   for (const [flag, value] of [['--ca-file', flags.caFile], ['--docker-config', flags.dockerConfig]] as const) {
     if (value === '') throw new ConfigError(`${flag} needs a file path`, { where: flag });
   }
   const registries = Object.freeze({
     ...config.registries,
     insecure: Object.freeze(insecure),
+    allow: Object.freeze(allow),
     caFile: flags.caFile ?? config.registries.caFile,
     dockerConfig: flags.dockerConfig ?? config.registries.dockerConfig,
   });

@@ -201,11 +201,15 @@ function hostPort(value: unknown, path: string): string {
   return host;
 }
 
+/** Why `value` is not a host glob, or undefined when it is. */
+export function validateHostGlob(value: string): string | undefined {
+  return /^[A-Za-z0-9.*?\-[\]:]+$/.test(value) ? undefined : 'must be a host glob like *.example.com or 127.0.0.1:5000';
+}
+
 function hostGlob(value: unknown, path: string): string {
   const glob = text(value, path);
-  if (!/^[A-Za-z0-9.*?\-[\]:]+$/.test(glob)) {
-    throw new Problem(path, `${path} must be a host glob like *.example.com or 127.0.0.1:5000 (got ${describe(value)})`);
-  }
+  const problem = validateHostGlob(glob);
+  if (problem !== undefined) throw new Problem(path, `${path} ${problem} (got ${describe(value)})`);
   return glob;
 }
 

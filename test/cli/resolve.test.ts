@@ -89,7 +89,7 @@ describe('tagpin resolve over plain HTTP', () => {
 
   test('plain HTTP is used only for registries named insecure', async () => {
     const before = registry.manifestRequests().length;
-    const result = await runCli(['resolve', app]);
+    const result = await runCli(['resolve', ...allowLoopback, app]);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     assert.equal(lines(result.stderr).length, 1, result.stderr);
@@ -165,14 +165,14 @@ describe('tagpin resolve over TLS and with credentials', () => {
 
   test('--ca-file makes a registry signed by a private CA trusted', async () => {
     const image = `${tls.host}/demo/app:v1`;
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, image]);
+    const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, image]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${image}\t${image}@${await tls.digest('demo/app', 'v1')}\n`);
   });
 
   test('without --ca-file the private CA is not trusted', async () => {
     const image = `${tls.host}/demo/app:v1`;
-    const result = await runCli(['resolve', image]);
+    const result = await runCli(['resolve', ...allowLoopback, image]);
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
     assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*${escape(tls.host)}`));
@@ -181,14 +181,14 @@ describe('tagpin resolve over TLS and with credentials', () => {
   test('--docker-config supplies Basic credentials', async () => {
     const image = `${basic.host}/demo/app:v1`;
     const dockerConfig = await writeDockerConfig(dir, basic.host, basic.username ?? '', basic.password ?? '');
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
+    const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${image}\t${image}@${await basic.digest('demo/app', 'v1')}\n`);
   });
 
   test('without credentials a Basic registry is unauthorized', async () => {
     const image = `${basic.host}/demo/app:v1`;
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, image]);
+    const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, image]);
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
     assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*unauthorized.*${escape(basic.host)}`, 'i'));
@@ -197,7 +197,7 @@ describe('tagpin resolve over TLS and with credentials', () => {
   test('wrong credentials are reported as rejected, and the password never printed', async () => {
     const image = `${basic.host}/demo/app:v1`;
     const dockerConfig = await writeDockerConfig(dir, basic.host, basic.username ?? '', 'not-the-password');
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
+    const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
     assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*${escape(basic.host)}`));
@@ -208,7 +208,7 @@ describe('tagpin resolve over TLS and with credentials', () => {
   test('--docker-config credentials are exchanged for a bearer token', async () => {
     const image = `${token.host}/demo/app:v1`;
     const dockerConfig = await writeDockerConfig(dir, token.host, token.username ?? '', token.password ?? '');
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
+    const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${image}\t${image}@${await token.digest('demo/app', 'v1')}\n`);
     assert.ok(token.tokenRequests().some((request) => request.authenticated && request.scope === 'repository:demo/app:pull'));
@@ -217,13 +217,16 @@ describe('tagpin resolve over TLS and with credentials', () => {
   test('anonymous bearer tokens reach public repositories but not private ones', async () => {
     const open = `${token.host}/public/app:v1`;
     const closed = `${token.host}/demo/app:v1`;
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, open, closed]);
+    const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, open, closed]);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, `${open}\t${open}@${await token.digest('public/app', 'v1')}\n`);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
     assert.match(result.stderr, new RegExp(`^tagpin: ${escape(closed)}: .*${escape(token.host)}`));
   });
 });
+
+/** The test registries and their token realm live on loopback, which the address guard opens only to listed hosts. */
+const allowLoopback: readonly string[] = ['--allow-registry', '127.0.0.1'];
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,0 +1,74 @@
+// The address guard from the command line: loopback registries need --allow-registry or --insecure-registry.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createPki } from '../support/pki.ts';
+import type { Pki } from '../support/pki.ts';
+import { startRegistry } from '../support/registry.ts';
+import type { TestRegistry } from '../support/registry.ts';
+import { lines, removeDir, runCli, tempDir, writeConfig } from './helpers.ts';
+
+describe('tagpin resolve and the address guard', () => {
+  let pki: Pki;
+  let secure: TestRegistry;
+  let dir: string;
+  let image: string;
+
+  before(async () => {
+    pki = await createPki();
+    secure = await startRegistry('tls', { pki });
+    await secure.push('demo/app', 'v1', 'oci-index');
+    image = `${secure.host}/demo/app:v1`;
+    dir = await tempDir();
+  });
+  after(async () => {
+    await secure.stop();
+    await removeDir(dir);
+    await removeDir(pki.dir);
+  });
+
+  test('refuses an HTTPS registry on loopback that no list names, without contacting it', async () => {
+    const before = secure.manifestRequests().length;
+    const result = await runCli(['resolve', '--ca-file', pki.caFile, image]);
+    assert.equal(result.code, 1);
+    assert.deepEqual(lines(result.stderr), [
+      `tagpin: ${image}: refusing to contact ${secure.host}: 127.0.0.1 is a loopback or private address (list it in registries.allow or registries.insecure to trust it)`,
+    ]);
+    assert.equal(secure.manifestRequests().length, before);
+  });
+
+  test('--allow-registry opens the host on every port', async () => {
+    const result = await runCli(['resolve', '--allow-registry', '127.0.0.1', '--ca-file', pki.caFile, image]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${image}\t${image}@${await secure.digest('demo/app', 'v1')}\n`);
+  });
+
+  test('--allow-registry adds to registries.allow from the config file', async () => {
+    const config = await writeConfig(dir, 'allow-other.yaml', 'registries:\n  allow: ["*.example.com"]\n');
+    const result = await runCli(['resolve', '--config', config, '--allow-registry', '127.0.0.1', '--ca-file', pki.caFile, image]);
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  test('once an allow list exists, a registry it does not name is not contacted', async () => {
+    const result = await runCli(['resolve', '--allow-registry', '*.example.com', '--ca-file', pki.caFile, image]);
+    assert.equal(result.code, 1);
+    assert.deepEqual(lines(result.stderr), [
+      `tagpin: ${image}: registry ${secure.host} is not listed in registries.allow, so it is not contacted`,
+    ]);
+  });
+
+  test('a malformed --allow-registry is a usage error naming the flag', async () => {
+    const result = await runCli(['resolve', '--allow-registry', 'https://registry.example.com/', image]);
+    assert.equal(result.code, 2);
+    assert.deepEqual(lines(result.stderr), [
+      'tagpin: --allow-registry "https://registry.example.com/": must be a host glob like *.example.com or 127.0.0.1:5000',
+    ]);
+  });
+
+  test('localhost counts as loopback', async () => {
+    const port = secure.host.slice(secure.host.lastIndexOf(':') + 1);
+    const local = `localhost:${port}/demo/app:v1`;
+    const result = await runCli(['resolve', '--ca-file', pki.caFile, local]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^tagpin: localhost:\d+\/demo\/app:v1: refusing to contact localhost:\d+: localhost is a loopback or private address/);
+  });
+});
