@@ -37,7 +37,7 @@ describe('tagpin serve /mutate', () => {
     server = await startServe({
       ca: pki.caPem,
       config: {
-        registries: { caFile: pki.caFile },
+        registries: { caFile: pki.caFile, allow: ['127.0.0.1'] },
         exclude: { namespaces: ['kube-system', 'sandbox'], images: [`${registry.host}/demo/postgres:*`] },
         server: { tlsCert: serving.certFile, tlsKey: serving.keyFile },
       },

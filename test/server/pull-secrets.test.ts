@@ -29,7 +29,7 @@ describe('tagpin serve with pull secrets from the Kubernetes API', () => {
     kube.addSecret('team-c', 'builder-cred', 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': dockerconfig });
     kube.addServiceAccount('team-c', 'builder', ['builder-cred']);
     server = await startServe({
-      config: { registries: { caFile: registry.pki.caFile } },
+      config: { registries: { caFile: registry.pki.caFile, allow: ['127.0.0.1'] } },
       env: { KUBECONFIG: kube.kubeconfigFile },
     });
   });
