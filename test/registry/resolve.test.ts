@@ -281,7 +281,7 @@ describe('result cache and single-flight', () => {
     assert.equal(withCredentials.source, 'cache');
   });
 
-  it('never caches a failure', async () => {
+  it('never remembers a missing tag, so a tag pushed next is found at once', async () => {
     const reg = registry('http');
     const resolver = client();
     const ref = parseReference(`${reg.host}/demo/later:v1`);
