@@ -48,6 +48,12 @@ function ephemeralNames(kind: string, oldObject: unknown): ReadonlySet<string> {
 /** Renders an image value for messages and audit records: strings as written, anything else as JSON. */
 export function showImage(value: unknown): string {
   if (typeof value === 'string') return value;
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Nested deeper than JSON.stringify can recurse: the shape is all a message needs.
+    text = Array.isArray(value) ? '[…]' : '{…}';
+  }
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
