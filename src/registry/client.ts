@@ -8,7 +8,7 @@ import { SingleFlight, TtlCache, raceSignal } from './cache.ts';
 import type { FlightBudget } from './cache.ts';
 import { pickChallenge } from './challenge.ts';
 import type { AuthChallenge } from './challenge.ts';
-import { bodyFailure, describeStatus, isTransientFailure, statusFailure } from './failure.ts';
+import { bodyFailure, describeStatus, isTransientFailure, relabel, statusFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import {
@@ -130,7 +130,7 @@ export class RegistryClient implements Resolver {
     const failed = this.#failures.get(flightKey);
     if (failed !== undefined) {
       this.#observer?.onCache?.('negative');
-      throw failed;
+      throw relabel(failed, ref.original, ref.registry);
     }
 
     const deadline = deadlineSignal(options);
@@ -168,6 +168,9 @@ export class RegistryClient implements Resolver {
     try {
       const learned = await raceSignal(ticket.promise, deadline, timeout);
       return answer(learned, ticket.joined ? 'coalesced' : 'registry');
+    } catch (error) {
+      // A joined flight may have been started for another spelling of this reference.
+      throw error instanceof RegistryError ? relabel(error, ref.original, ref.registry) : error;
     } finally {
       ticket.leave();
     }

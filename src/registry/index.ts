@@ -2,6 +2,7 @@
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { ImageReference } from '../reference/types.ts';
 import { RegistryClient } from './client.ts';
+import { relabel } from './failure.ts';
 import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
 
 export type * from './types.ts';
@@ -46,7 +47,7 @@ export async function resolveAll(
   for (const ref of refs) {
     const outcome = outcomes.get(`${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`);
     if (outcome === undefined || results.has(ref.original)) continue;
-    results.set(ref.original, outcome instanceof RegistryError ? forImage(outcome, ref) : outcome);
+    results.set(ref.original, outcome instanceof RegistryError ? relabel(outcome, ref.original, ref.registry) : outcome);
   }
   return results;
 }
@@ -58,17 +59,5 @@ function asRegistryError(error: unknown, ref: ImageReference): RegistryError {
     image: ref.original,
     registry: ref.registry,
     cause: error,
-  });
-}
-
-/** The shared failure, re-labelled with the image this caller wrote. */
-function forImage(error: RegistryError, ref: ImageReference): RegistryError {
-  if (error.image === ref.original) return error;
-  return new RegistryError(error.code, error.message, {
-    image: ref.original,
-    registry: error.registry ?? ref.registry,
-    ...(error.status === undefined ? {} : { status: error.status }),
-    ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
-    cause: error.cause ?? error,
   });
 }

@@ -372,6 +372,16 @@ describe('negative caching of outages', () => {
     assert.deepEqual(cache, ['miss', 'negative']);
   });
 
+  it('tells a remembered failure about the image as each caller wrote it', async () => {
+    const failing = await down(503);
+    const { resolver } = client();
+    await rejection(resolver.resolve(parseReference(`${failing.host}/demo/app`), { deadline: Date.now() + 5000 }));
+    const again = await rejection(resolver.resolve(parseReference(`${failing.host}/demo/app:latest`), { deadline: Date.now() + 5000 }));
+    assert.equal(failing.seen.length, 1);
+    assert.equal(again.image, `${failing.host}/demo/app:latest`);
+    assert.equal(again.registry, failing.host);
+  });
+
   it('does not hand one credential holder the failure another one met', async () => {
     const failing = await down(502);
     const { resolver } = client();
