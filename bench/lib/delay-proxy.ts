@@ -1,7 +1,8 @@
 // A reverse proxy on 127.0.0.1 that holds every request for a fixed time before passing it to the registry,
 // standing in for a registry across a WAN; it counts what passes, by method.
-import { Agent, request as httpRequest, createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, RequestOptions, ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -14,11 +15,24 @@ export interface DelayProxy {
   close(): Promise<void>;
 }
 
-/** Proxies plain HTTP to `upstream` (an `http://127.0.0.1:PORT` registry), delaying each request by `delayMs`. */
-export async function startDelayProxy(upstream: string, delayMs: number): Promise<DelayProxy> {
+/** TLS on both sides: the proxy serves `cert`/`key` and trusts `ca` for the upstream registry. */
+export interface ProxyTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/**
+ * Proxies to `upstream` (`http://127.0.0.1:PORT`, or `https://…` with `tls`), delaying each request by
+ * `delayMs`. Only requests are delayed, not connection set-up, so a TLS handshake costs no extra time.
+ */
+export async function startDelayProxy(upstream: string, delayMs: number, tls?: ProxyTls): Promise<DelayProxy> {
   const target = new URL(upstream);
-  if (target.protocol !== 'http:' || target.hostname !== '127.0.0.1') throw new Error(`the delay proxy forwards to http://127.0.0.1 only (got ${upstream})`);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  if (target.hostname !== '127.0.0.1' || target.protocol !== (tls === undefined ? 'http:' : 'https:')) {
+    throw new Error(`the delay proxy forwards to 127.0.0.1 only, over https exactly when given TLS settings (got ${upstream})`);
+  }
+  const agent = tls === undefined ? new HttpAgent({ keepAlive: true, maxSockets: 256 }) : new HttpsAgent({ keepAlive: true, maxSockets: 256, ca: tls.ca });
+  const send = (options: RequestOptions): ReturnType<typeof httpRequest> => (tls === undefined ? httpRequest(options) : httpsRequest(options));
   const counts: Record<string, number> = {};
 
   const forward = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -29,7 +43,7 @@ export async function startDelayProxy(upstream: string, delayMs: number): Promis
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     await sleep(delayMs);
-    const upstreamReq = httpRequest({
+    const upstreamReq = send({
       host: target.hostname,
       port: target.port,
       method: req.method,
@@ -49,12 +63,13 @@ export async function startDelayProxy(upstream: string, delayMs: number): Promis
     upstreamReq.end(Buffer.concat(chunks));
   };
 
-  const server: Server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     forward(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
     });
-  });
+  };
+  const server = tls === undefined ? createHttpServer(handle) : createHttpsServer({ cert: tls.cert, key: tls.key }, handle);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,0 +1,48 @@
+// Runs a benchmark on a scratch copy of the committed sources with proposed patches applied, for before/after figures.
+// Usage: node bench/try-proposal.ts BENCHMARK PATCH...   e.g. node bench/try-proposal.ts cli bench/proposals/registry-secure-context.patch
+// The result lands in bench/results/<benchmark>.with-<patch names>.json; the working tree is never touched.
+import { spawn } from 'node:child_process';
+import { copyFile, cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { removeOnExit, releaseDir } from '../test/support/exit-cleanup.ts';
+import { repoRoot, resultsDir, runBenchmark } from './lib/bench.ts';
+
+const BENCHMARKS = ['warm', 'fanout', 'economy', 'cli', 'memory', 'startup', 'profile-warm'];
+
+await runBenchmark('try-proposal', async () => {
+  const [benchmark, ...patches] = process.argv.slice(2);
+  if (benchmark === undefined || !BENCHMARKS.includes(benchmark) || patches.length === 0) {
+    throw new Error(`usage: node bench/try-proposal.ts ${BENCHMARKS.join('|')} PATCH...`);
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'tagpin-bench-proposal-'));
+  removeOnExit(scratch);
+  try {
+    // The committed tree, with this checkout's bench/ (so unreleased benchmark code runs too) and its node_modules.
+    await run('sh', ['-c', `git -C "${repoRoot}" archive HEAD | tar -x -C "${scratch}"`], repoRoot);
+    await rm(join(scratch, 'bench'), { recursive: true, force: true });
+    await cp(join(repoRoot, 'bench'), join(scratch, 'bench'), { recursive: true });
+    await symlink(join(repoRoot, 'node_modules'), join(scratch, 'node_modules'));
+    for (const patch of patches) await run('git', ['apply', '--verbose', resolve(patch)], scratch);
+    await run(process.execPath, [join('bench', `${benchmark}.ts`)], scratch);
+    const label = patches.map((patch) => basename(patch, '.patch')).join('+');
+    const target = join(resultsDir, `${benchmark}.with-${label}.json`);
+    await copyFile(join(scratch, 'bench', 'results', `${benchmark}.json`), target);
+    process.stdout.write(`copied the result to ${target}\n`);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+    releaseDir(scratch);
+  }
+});
+
+async function run(program: string, args: readonly string[], cwd: string): Promise<void> {
+  const child = spawn(program, [...args], { cwd, stdio: 'inherit' });
+  // A benchmark may take several minutes; none takes an hour.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60 * 60_000);
+  const code = await new Promise<number | null>((done, fail) => {
+    child.once('error', fail);
+    child.once('close', done);
+  });
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`${program} ${args.join(' ')} exited ${String(code)}`);
+}
