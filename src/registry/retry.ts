@@ -25,6 +25,12 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ retries: 2, baseDelayM
 const MAX_RETRIES = 5;
 
 /**
+ * Time a retry needs left after its wait to be worth starting: one that would be cut off at once by the
+ * deadline only turns the registry's real answer (503, rate limited) into a less useful "timed out".
+ */
+export const MIN_TRY_MS = 100;
+
+/**
  * The policy from partial options, checked up front.
  * @throws ConfigError naming the option and the rule
  */
@@ -67,8 +73,8 @@ export interface RetryContext {
 }
 
 /**
- * Runs `attempt`, and again while `judge` names a cause, retries remain, and the wait ends before the
- * deadline. The wait is the server's Retry-After when it gave one (never shortened: asking again sooner
+ * Runs `attempt`, and again while `judge` names a cause, retries remain, and the wait ends at least
+ * MIN_TRY_MS before the deadline. The wait is the server's Retry-After when it gave one (never shortened: asking again sooner
  * is what it asked us not to do), else a full-jitter backoff. When a wait does not fit, the last outcome
  * stands at once: failing fast with the server's reason beats timing out.
  */
@@ -88,7 +94,7 @@ export async function withRetries<T>(
     }
     const cause = retry < policy.retries && !budget.signal.aborted ? judge(outcome) : undefined;
     const delayMs = cause === undefined ? undefined : (cause.retryAfterMs ?? backoff(retry, policy, random));
-    if (cause === undefined || delayMs === undefined || Date.now() + delayMs >= budget.deadline()) {
+    if (cause === undefined || delayMs === undefined || Date.now() + delayMs + MIN_TRY_MS > budget.deadline()) {
       if (outcome.ok) return outcome.value;
       throw outcome.error;
     }

@@ -7,7 +7,7 @@ import { parseReference } from '../../src/reference/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 import type { RegistryClientOptions, RegistryObserver, Resolver } from '../../src/registry/index.ts';
 import { SingleFlight } from '../../src/registry/cache.ts';
-import { DEFAULT_RETRY, backoff, retryPolicy, withRetries } from '../../src/registry/retry.ts';
+import { DEFAULT_RETRY, MIN_TRY_MS, backoff, retryPolicy, withRetries } from '../../src/registry/retry.ts';
 import type { RetryCause } from '../../src/registry/retry.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
@@ -69,6 +69,16 @@ describe('the retry policy', () => {
       { method: 'HEAD', budget: budget(1000), policy: { retries: 2, baseDelayMs: 10_000, maxDelayMs: 10_000 }, observer: undefined, random: () => 0.99 },
     );
     await assert.rejects(outcome, /try 1/);
+    assert.equal(tries, 1);
+
+    // A wait that would leave less than MIN_TRY_MS for the retry itself is not started either.
+    tries = 0;
+    const cramped = withRetries(
+      () => Promise.reject(new Error(`try ${String((tries += 1))}`)),
+      () => ({ ...transient, retryAfterMs: 1000 - MIN_TRY_MS / 2 }),
+      { method: 'HEAD', budget: budget(1000), policy: DEFAULT_RETRY, observer: undefined },
+    );
+    await assert.rejects(cramped, /try 1/);
     assert.equal(tries, 1);
   });
 
