@@ -7,7 +7,7 @@ import type { Decision, Webhook } from '../audit/index.ts';
 export interface Metrics {
   /** The private registry; serve it at GET /metrics. */
   readonly registry: Registry;
-  /** Feeds `tagpin_registry_requests_total` and `tagpin_resolve_cache_total`; pass to the registry client. */
+  /** Feeds `tagpin_registry_requests_total`, `tagpin_registry_retries_total` and `tagpin_resolve_cache_total`; pass to the registry client. */
   readonly registryObserver: RegistryObserver;
   /** One admission answered with an AdmissionReview. */
   observeAdmission(webhook: Webhook, decision: Decision, durationSeconds: number): void;
@@ -52,6 +52,12 @@ export function createMetrics(): Metrics {
     labelNames: ['registry', 'method', 'status'] as const,
     registers: [registry],
   });
+  const retries = new Counter({
+    name: 'tagpin_registry_retries_total',
+    help: 'Registry and token requests tried again after a retryable failure; status 0 when no response arrived.',
+    labelNames: ['registry', 'method', 'status'] as const,
+    registers: [registry],
+  });
   const cache = new Counter({
     name: 'tagpin_resolve_cache_total',
     help: 'Digest lookups by cache result: hit, miss, or coalesced with a lookup in flight.',
@@ -82,6 +88,9 @@ export function createMetrics(): Metrics {
     registryObserver: {
       onRequest: (event): void => {
         registryRequests.inc({ registry: event.registry, method: event.method, status: String(event.status) });
+      },
+      onRetry: (event): void => {
+        retries.inc({ registry: event.registry, method: event.method, status: String(event.status) });
       },
       onCache: (result): void => {
         cache.inc({ result });

@@ -30,6 +30,16 @@ describe('createMetrics', () => {
     assert.match(text, /^tagpin_resolve_cache_total\{result="coalesced"\} 1$/m);
   });
 
+  it('counts registry retries by registry, method and the status that caused them', async () => {
+    const metrics = createMetrics();
+    metrics.registryObserver.onRetry?.({ registry: 'ghcr.io', method: 'HEAD', status: 503, delayMs: 80 });
+    metrics.registryObserver.onRetry?.({ registry: 'ghcr.io', method: 'HEAD', status: 503, delayMs: 150 });
+    metrics.registryObserver.onRetry?.({ registry: 'ghcr.io', method: 'GET', status: 0, delayMs: 20 });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^tagpin_registry_retries_total\{registry="ghcr\.io",method="HEAD",status="503"\} 2$/m);
+    assert.match(text, /^tagpin_registry_retries_total\{registry="ghcr\.io",method="GET",status="0"\} 1$/m);
+  });
+
   it('counts resolve errors, rejected requests, credential warnings and Kubernetes reads', async () => {
     const metrics = createMetrics();
     metrics.observeResolveError('docker.io', 'REGISTRY_RATE_LIMITED');
