@@ -121,6 +121,7 @@ export async function writeResult(name: string, startedAt: Date, machineBefore: 
     finishedAt: new Date().toISOString(),
     machine: machineBefore,
     loadAverageAfter: loadavg().map((value) => round(value)),
+    tagpinNodeArgs: process.env.BENCH_TAGPIN_NODE_ARGS ?? '',
     ...data,
   };
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);

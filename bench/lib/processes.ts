@@ -38,11 +38,20 @@ export interface TagpinProcess extends ServerProcess {
 const startTimeoutMs = 30_000;
 const clockTicks = readClockTicks();
 
+/** Extra Node options for every `tagpin serve` a benchmark starts (BENCH_TAGPIN_NODE_ARGS, space-separated), to try runtime flags. */
+export function tagpinNodeArgs(): readonly string[] {
+  return (process.env.BENCH_TAGPIN_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+}
+
 /**
  * Starts `node src/main.ts serve` with `config` (ports filled in). Its stdout (audit and server log
  * lines) goes to a file, as a container runtime would take it, so reading it costs the benchmark nothing.
  */
-export async function startTagpin(config: Readonly<Record<string, unknown>>, nodeArgs: readonly string[] = []): Promise<TagpinProcess> {
+export async function startTagpin(
+  config: Readonly<Record<string, unknown>>,
+  nodeArgs: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<TagpinProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'tagpin-bench-serve-'));
   removeOnExit(dir);
   const port = await freePort();
@@ -50,7 +59,7 @@ export async function startTagpin(config: Readonly<Record<string, unknown>>, nod
   const server = (config['server'] ?? {}) as Readonly<Record<string, unknown>>;
   const configFile = join(dir, 'config.yaml');
   await writeFile(configFile, stringify({ ...config, server: { ...server, port, metricsPort } }));
-  const child = spawnLogged(process.execPath, [...nodeArgs, 'src/main.ts', 'serve', '--config', configFile], dir, cleanEnv());
+  const child = spawnLogged(process.execPath, [...tagpinNodeArgs(), ...nodeArgs, 'src/main.ts', 'serve', '--config', configFile], dir, { ...cleanEnv(), ...env });
   const url = `https://127.0.0.1:${String(port)}`;
   const base = await waitReady(child, dir, url);
   const metricsUrl = `http://127.0.0.1:${String(metricsPort)}/metrics`;
