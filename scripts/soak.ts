@@ -1,6 +1,8 @@
 // A soak of `tagpin serve` on loopback: high-concurrency /mutate of cached images for a bounded time, reporting
 // errors, throughput, latency and the server's memory (first third against last third).
-// Usage: node scripts/soak.ts [--seconds 60] [--concurrency 64] [--max-requests 3000000]
+// Usage: node scripts/soak.ts [--seconds 60] [--warmup 20] [--concurrency 64] [--max-requests 3000000]
+// The warm-up runs the same load unmeasured: V8 grows its heap spaces to a new load's size once, which is
+// not a leak and would otherwise dominate the first third.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,14 +19,16 @@ import { startRegistry } from '../test/support/registry.ts';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '64' },
     'max-requests': { type: 'string', default: '3000000' },
   },
 });
 const seconds = bounded('seconds', values.seconds, 1, 3600);
+const warmup = bounded('warmup', values.warmup, 0, 600);
 const concurrency = bounded('concurrency', values.concurrency, 1, 1024);
 const maxRequests = bounded('max-requests', values['max-requests'], 1, 100_000_000);
-/** Memory is flat when the last third's median RSS is within this of the first third's. */
+/** Memory is flat when the last third's median RSS, and heap in use, are within this of the first third's. */
 const FLAT_TOLERANCE = 0.1;
 
 function bounded(name: string, text: string, min: number, max: number): number {
@@ -75,39 +79,56 @@ try {
   // Warm the cache: the soak is about answering from it.
   await send(url, agent, review('warm-up'));
 
-  const rss: Array<{ readonly t: number; readonly bytes: number }> = [];
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  const sampler = setInterval(() => {
-    rss.push({ t: (performance.now() - started) / 1000, bytes: rssOf(pid) });
-  }, 1000);
   const latencies: number[] = [];
   const errors = new Map<string, number>();
   let sent = 0;
   let ok = 0;
-  const worker = async (id: number): Promise<void> => {
-    while (performance.now() < deadline && sent < maxRequests) {
-      sent += 1;
-      const uid = `soak-${String(id)}-${String(sent)}`;
-      const t0 = performance.now();
-      try {
-        const problem = await send(url, agent, review(uid));
-        if (problem === undefined) {
-          ok += 1;
-          if (ok % 10 === 0) latencies.push(performance.now() - t0);
-        } else {
-          errors.set(problem, (errors.get(problem) ?? 0) + 1);
+  /** Runs the load for `phaseSeconds`; only a measured phase counts requests, errors and latency. */
+  const load = async (phaseSeconds: number, measured: boolean): Promise<void> => {
+    const deadline = performance.now() + phaseSeconds * 1000;
+    let warm = 0;
+    const worker = async (id: number): Promise<void> => {
+      while (performance.now() < deadline && sent < maxRequests) {
+        const uid = `soak-${measured ? 'm' : 'w'}-${String(id)}-${String(measured ? ++sent : ++warm)}`;
+        const t0 = performance.now();
+        try {
+          const problem = await send(url, agent, review(uid));
+          if (!measured) continue;
+          if (problem === undefined) {
+            ok += 1;
+            if (ok % 10 === 0) latencies.push(performance.now() - t0);
+          } else {
+            errors.set(problem, (errors.get(problem) ?? 0) + 1);
+          }
+        } catch (error) {
+          if (!measured) continue;
+          const key = error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? error.name}: ${error.message}` : String(error);
+          errors.set(key, (errors.get(key) ?? 0) + 1);
         }
-      } catch (error) {
-        const key = error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? error.name}: ${error.message}` : String(error);
-        errors.set(key, (errors.get(key) ?? 0) + 1);
       }
-    }
+    };
+    await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
   };
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
+
+  await load(warmup, false);
+  const samples: Sample[] = [];
+  const started = performance.now();
+  const sampler = setInterval(() => {
+    const t = (performance.now() - started) / 1000;
+    const rss = rssOf(pid);
+    heapOf(metricsPort).then(
+      (heap) => samples.push({ t, rss, heapUsed: heap }),
+      () => samples.push({ t, rss, heapUsed: undefined }),
+    );
+  }, 1000);
+  await load(seconds, true);
   clearInterval(sampler);
   const elapsed = (performance.now() - started) / 1000;
-  const heap = await heapUsed(metricsPort);
+  samples.sort((a, b) => a.t - b.t);
+  const rss = samples.map((x) => ({ t: x.t, bytes: x.rss }));
+  const heaps = samples.map((x) => x.heapUsed).filter((h): h is number => h !== undefined);
+  const heapThird = Math.max(1, Math.floor(heaps.length / 3));
+  const heap = { first: median(heaps.slice(0, heapThird)), last: median(heaps.slice(-heapThird)) };
 
   const failed = [...errors.values()].reduce((a, b) => a + b, 0);
   latencies.sort((a, b) => a - b);
@@ -115,17 +136,21 @@ try {
   const first = median(rss.slice(0, third).map((s) => s.bytes));
   const last = median(rss.slice(-third).map((s) => s.bytes));
   const growth = first === 0 ? 0 : (last - first) / first;
-  const flat = growth <= FLAT_TOLERANCE;
+  const heapGrowth = heap.first === 0 ? 0 : (heap.last - heap.first) / heap.first;
+  // RSS alone cannot tell a leak from the allocator settling at a load's high-water mark; live heap can.
+  const flat = growth <= FLAT_TOLERANCE && heapGrowth <= FLAT_TOLERANCE;
 
   const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   const lines = [
-    `soak: ${String(sent)} requests in ${elapsed.toFixed(1)} s at concurrency ${String(concurrency)} (bounds: ${String(seconds)} s, ${String(maxRequests)} requests)`,
+    `soak: ${String(sent)} requests in ${elapsed.toFixed(1)} s at concurrency ${String(concurrency)} after ${String(warmup)} s of warm-up (bounds: ${String(seconds)} s, ${String(maxRequests)} requests)`,
     `  errors: ${String(failed)}${failed === 0 ? '' : ` — ${[...errors].map(([k, n]) => `${k} ×${String(n)}`).join('; ')}`}`,
     `  throughput: ${(ok / elapsed).toFixed(0)} req/s answered correctly`,
     `  latency (every 10th request): p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms, max ${percentile(latencies, 1).toFixed(1)} ms`,
-    `  server RSS: first third median ${mib(first)}, last third median ${mib(last)} (${(growth * 100).toFixed(1)}%) → ${flat ? 'flat' : 'GROWING'}; min ${mib(Math.min(...rss.map((s) => s.bytes)))}, max ${mib(Math.max(...rss.map((s) => s.bytes)))}`,
+    `  server RSS: first third median ${mib(first)}, last third median ${mib(last)} (${(growth * 100).toFixed(1)}%); min ${mib(Math.min(...rss.map((s) => s.bytes)))}, max ${mib(Math.max(...rss.map((s) => s.bytes)))}`,
     `  RSS samples (s: MiB): ${rss.filter((_, i) => i % 5 === 0).map((s) => `${s.t.toFixed(0)}: ${(s.bytes / 1024 / 1024).toFixed(0)}`).join(', ')}`,
-    `  heap used at the end: ${heap === undefined ? 'unknown' : mib(heap)}; server stderr: ${stderr.trim() === '' ? 'empty' : stderr.trim().slice(0, 300)}`,
+    `  server heap used: first third median ${mib(heap.first)}, last third median ${mib(heap.last)} (${(heapGrowth * 100).toFixed(1)}%)`,
+    `  memory: ${flat ? 'flat' : 'GROWING'} (tolerance ${String(FLAT_TOLERANCE * 100)}% on both)`,
+    `  server stderr: ${stderr.trim() === '' ? 'empty' : stderr.trim().slice(0, 300)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (failed > 0 || !flat || stderr.trim() !== '') exitCode = 1;
@@ -182,8 +207,16 @@ function rssOf(pid: number): number {
   }
 }
 
-async function heapUsed(port: number): Promise<number | undefined> {
-  const answer = await request(`http://127.0.0.1:${String(port)}/metrics`, { headersTimeout: 5000, bodyTimeout: 5000 });
+/** One memory sample of the server. */
+interface Sample {
+  readonly t: number;
+  readonly rss: number;
+  readonly heapUsed: number | undefined;
+}
+
+/** V8 heap in use, from the server's own metrics. */
+async function heapOf(port: number): Promise<number | undefined> {
+  const answer = await request(`http://127.0.0.1:${String(port)}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
   const match = /^tagpin_nodejs_heap_size_used_bytes (\S+)$/m.exec(await answer.body.text());
   return match === null ? undefined : Number(match[1]);
 }
