@@ -44,7 +44,8 @@ interface Environment {
   readonly proxy: (fault: Fault, tls?: { readonly wrongName?: boolean }) => Promise<FaultProxy>;
 }
 
-const GET_SIDE = 'HEAD answers without Docker-Content-Digest, so the fault meets the GET';
+/** Faults in a body: the proxy's HEAD answers without Docker-Content-Digest, so tagpin meets them on its GET. */
+const GET_SIDE = 'on GET';
 
 const CASES: readonly FaultCase[] = [
   { name: 'latency 200 ms (within budget)', expect: 'pinned', setup: viaProxy({ kind: 'latency', ms: 200 }) },
@@ -332,6 +333,17 @@ describe('fault matrix: /mutate and /validate against misbehaving registries, on
     assert.ok(scopes.length >= 2 && scopes.every((s) => s === 'repository:demo/app:pull'), scopes.join(' '));
   });
 
+  it('asks a failing registry a bounded number of times: at most 3 tries per lookup', () => {
+    for (const p of prepared) {
+      if (p.proxy === undefined || p.fault.expect === 'pinned') continue;
+      // Per server: one HEAD, maybe a GET, each tried at most 3 times; plus an anonymous try before credentials.
+      const limit = MODES.length * 3 * 2;
+      assert.ok(p.proxy.count() <= limit, `${p.fault.name}: ${String(p.proxy.count())} requests`);
+    }
+    const errors = prepared.filter((p) => /^50[023]$/.test(p.fault.name));
+    for (const p of errors) assert.ok((p.proxy?.count() ?? 0) <= MODES.length * 3, `${p.fault.name}: ${String(p.proxy?.count())} requests`);
+  });
+
   it('gives up on a registry asking to wait 30 s without waiting, and tries refused credentials once each', () => {
     const limited = prepared.find((p) => p.fault.name.startsWith('429'));
     for (const mode of MODES) assert.ok((limited?.outcomes.get(mode)?.mutate.ms ?? Infinity) < TIMEOUT_MS, 'waited for Retry-After');
@@ -343,7 +355,7 @@ describe('fault matrix: /mutate and /validate against misbehaving registries, on
 });
 
 function printTable(prepared: readonly Prepared[]): void {
-  const rows = ['| fault | onError | verdict | reason (excerpt) | /mutate ms | /validate ms |', '|---|---|---|---|---|---|'];
+  const rows = ['| fault | onError | verdict | reason (excerpt) | /mutate ms | /validate ms | registry requests (both servers) |', '|---|---|---|---|---|---|---|'];
   for (const p of prepared) {
     for (const mode of MODES) {
       const outcome = p.outcomes.get(mode);
@@ -351,7 +363,7 @@ function printTable(prepared: readonly Prepared[]): void {
       const images = outcome.audit['images'] as LogLine[];
       const reason = String(images[0]?.['reason'] ?? images[0]?.['pinned'] ?? '').replaceAll(p.host, '<registry>').replaceAll('|', '\\|');
       const excerpt = reason.length > 110 ? `${reason.slice(0, 107)}...` : reason;
-      rows.push(`| ${p.fault.name} | ${mode} | ${String(outcome.audit['decision'])} | ${excerpt} | ${String(outcome.mutate.ms)} | ${String(outcome.validate.ms)} |`);
+      rows.push(`| ${p.fault.name} | ${mode} | ${String(outcome.audit['decision'])} | ${excerpt} | ${String(outcome.mutate.ms)} | ${String(outcome.validate.ms)} | ${p.proxy === undefined ? '-' : String(p.proxy.count())} |`);
     }
   }
   process.stdout.write(`${rows.join('\n')}\n`);
