@@ -15,6 +15,7 @@ import {
   MANIFEST_ACCEPT,
   MAX_MANIFEST_BYTES,
   checkManifestBody,
+  digestOf,
   isManifestProblem,
   isSchema1,
   isValidDigest,
@@ -24,7 +25,7 @@ import type { ManifestProblem } from './manifest.ts';
 import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
 import type { RetryPolicy } from './retry.ts';
 import { TokenSource, basicAuthorization } from './token.ts';
-import { createTransport, firstHeader, readLimited } from './transport.ts';
+import { createTransport, discard, firstHeader, readLimited } from './transport.ts';
 import type { Budget, HttpResponse, Send, Transport } from './transport.ts';
 import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
 
@@ -213,14 +214,37 @@ export class RegistryClient implements Resolver {
       if (head.authorization !== undefined) headers['authorization'] = head.authorization;
       const scope = head.fingerprint;
       // The retry spans the body too: a connection reset halfway through a manifest is as transient as a refused one.
-      learned = await withRetries(
+      const fetched = await withRetries(
         async () => learnFromBody(await this.#transport.send({ method: 'GET', url, headers, context: target }, budget), target, scope),
         (outcome) => (outcome.ok ? undefined : errorCause(outcome.error, url.host)),
         { method: 'GET', budget, policy: this.#retry, observer: this.#observer },
       );
+      learned = fetched.learned;
+      if (!fetched.vouched) {
+        // HEAD by tag answered, so HEAD by digest will; a registry without HEAD is asked with GET instead.
+        await this.#confirm(target, learned.digest, headers, status === 200 ? 'HEAD' : 'GET', budget);
+      }
     }
     this.#cache.set(`${target.registry}/${target.repository}:${target.tag}#${learned.fingerprint}`, learned);
     return learned;
+  }
+
+  /**
+   * Confirms that the registry knows `digest`, computed from a GET body that came without a
+   * Docker-Content-Digest: nothing vouched for those bytes, and a body altered in transit that still
+   * parses as a manifest would otherwise be pinned under a digest no node can pull. This costs one extra
+   * request per lookup (a cache miss), and only against registries that omit the header; those that send
+   * it are checked against the body they came with, or answered HEAD and needed no body at all.
+   * Same Accept, Authorization, deadline and retries as the lookup; a 404 means the registry does not
+   * have these bytes.
+   */
+  async #confirm(target: Target, digest: string, headers: Readonly<Record<string, string>>, method: 'HEAD' | 'GET', budget: Budget): Promise<void> {
+    const url = new URL(`/v2/${target.repository}/manifests/${digest}`, target.origin);
+    await withRetries(
+      async () => confirmDigest(await this.#transport.send({ method, url, headers, context: target }, budget), target, digest, method),
+      (outcome) => (outcome.ok ? undefined : errorCause(outcome.error, url.host)),
+      { method, budget, policy: this.#retry, observer: this.#observer },
+    );
   }
 
   /**
@@ -365,8 +389,16 @@ function learnFromHeaders(response: HttpResponse, target: Target, scope: string)
   return { digest, mediaType, fingerprint: scope };
 }
 
-/** The digest of a GET body: exact bytes, at most 4 MiB, checked against its headers. */
-async function learnFromBody(response: HttpResponse, target: Target, scope: string): Promise<Learned> {
+/**
+ * The digest of a GET body: exact bytes, at most 4 MiB, checked against its headers. `vouched` tells
+ * whether a Docker-Content-Digest came with the body and matched it; without one the digest still
+ * needs the registry's confirmation.
+ */
+async function learnFromBody(
+  response: HttpResponse,
+  target: Target,
+  scope: string,
+): Promise<{ readonly learned: Learned; readonly vouched: boolean }> {
   if (response.status !== 200) {
     await response.body.dump();
     throw statusFailure(response.status, response.url.host, target, firstHeader(response.headers['retry-after']));
@@ -379,7 +411,7 @@ async function learnFromBody(response: HttpResponse, target: Target, scope: stri
     );
   const declaredLength = Number(firstHeader(response.headers['content-length']));
   if (Number.isFinite(declaredLength) && declaredLength > MAX_MANIFEST_BYTES) {
-    response.body.destroy();
+    discard(response.body);
     throw tooLarge();
   }
   const contentType = firstHeader(response.headers['content-type']);
@@ -390,7 +422,53 @@ async function learnFromBody(response: HttpResponse, target: Target, scope: stri
   if (bytes === undefined) throw tooLarge();
   const checked = checkManifestBody(bytes, contentType, expected);
   if (isManifestProblem(checked)) throw manifestProblem(checked, response, target);
-  return { ...checked, fingerprint: scope };
+  return { learned: { ...checked, fingerprint: scope }, vouched: expected !== undefined };
+}
+
+/**
+ * Judges the registry's answer to a request for the manifest `digest` (computed by tagpin from an
+ * unvouched body): 200 confirms, with a Docker-Content-Digest that must be `digest` if present, and a
+ * body (when GET) that must hash to it; 404 means the bytes tagpin received are not the registry's.
+ */
+async function confirmDigest(response: HttpResponse, target: Target, digest: string, method: 'HEAD' | 'GET'): Promise<void> {
+  const where = `${target.registry}/${target.repository}:${target.tag}`;
+  const fields = { image: target.image, registry: target.registry, status: response.status };
+  if (response.status === 404) {
+    await response.body.dump();
+    throw new RegistryError(
+      RegistryErrorCode.digestMismatch,
+      `manifest for ${where} from ${response.url.host} hashes to ${digest}, which the registry does not know (body altered in transit?)`,
+      fields,
+    );
+  }
+  if (response.status !== 200) {
+    await response.body.dump();
+    throw statusFailure(response.status, response.url.host, target, firstHeader(response.headers['retry-after']));
+  }
+  const stated = headerDigest(response, target);
+  if (stated !== undefined && stated !== digest) {
+    await response.body.dump();
+    throw new RegistryError(
+      RegistryErrorCode.digestMismatch,
+      `manifest for ${where} from ${response.url.host} hashes to ${digest}, but the registry answers that digest with Docker-Content-Digest ${stated}`,
+      fields,
+    );
+  }
+  if (method === 'HEAD') {
+    await response.body.dump();
+    return;
+  }
+  const bytes = await readLimited(response.body, MAX_MANIFEST_BYTES).catch((error: unknown) => {
+    throw bodyFailure(error, response.url.host, 'the manifest', target);
+  });
+  const served = bytes === undefined ? 'more than 4 MiB' : digestOf(bytes);
+  if (served !== digest) {
+    throw new RegistryError(
+      RegistryErrorCode.digestMismatch,
+      `manifest for ${where} from ${response.url.host} hashes to ${digest}, but the registry serves ${served} under that digest`,
+      fields,
+    );
+  }
 }
 
 /** A syntactically valid Docker-Content-Digest, undefined when absent; a malformed one is an error. */
@@ -398,7 +476,7 @@ function headerDigest(response: HttpResponse, target: Target): string | undefine
   const value = firstHeader(response.headers['docker-content-digest'])?.trim();
   if (value === undefined || value === '') return undefined;
   if (!isValidDigest(value)) {
-    response.body.destroy();
+    discard(response.body);
     throw new RegistryError(
       RegistryErrorCode.badResponse,
       `registry ${response.url.host} sent an invalid Docker-Content-Digest for ${target.repository}:${target.tag}`,
@@ -409,7 +487,7 @@ function headerDigest(response: HttpResponse, target: Target): string | undefine
 }
 
 function manifestProblem(problem: ManifestProblem, response: HttpResponse, target: Target): RegistryError {
-  response.body.destroy();
+  discard(response.body);
   const where = `${target.registry}/${target.repository}:${target.tag}`;
   const fields = { image: target.image, registry: target.registry, status: response.status };
   switch (problem.kind) {

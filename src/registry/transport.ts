@@ -223,6 +223,15 @@ export function firstHeader(value: string | readonly string[] | undefined): stri
   return typeof value === 'string' ? value : value?.[0];
 }
 
+/**
+ * Drops a body that will not be read, closing its connection. undici reports the abort as an 'error'
+ * event, which with no listener would surface as an uncaught exception after the lookup has failed.
+ */
+export function discard(body: HttpResponse['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 /** Reads a whole body, or undefined when it exceeds `limit` bytes (the connection is then dropped). */
 export async function readLimited(body: HttpResponse['body'], limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];

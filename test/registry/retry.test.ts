@@ -247,7 +247,9 @@ describe('retries against the real registry', () => {
     const { resolver, events } = client();
     const resolved = await resolver.resolve(parseReference(`${proxy.host}/demo/app:v1`), { deadline: soon() });
     assert.equal(resolved.digest, digest);
-    assert.deepEqual(proxy.seen.map((r) => r.method), ['HEAD', 'GET', 'GET']);
+    // Then one HEAD by digest: no Docker-Content-Digest vouched for the body.
+    assert.deepEqual(proxy.seen.map((r) => r.method), ['HEAD', 'GET', 'GET', 'HEAD']);
+    assert.equal(proxy.seen[3]?.path, `/v2/demo/app/manifests/${digest}`);
     assert.deepEqual(events.retries.map((e) => [e.method, e.status]), [['GET', 0]]);
   });
 

@@ -48,7 +48,10 @@ export interface Upstream {
  * Forwards every request to `upstream` (a plain-HTTP registry) and lets `rewrite` change the answer.
  * Headers kept: content-type, docker-content-digest, retry-after, www-authenticate, location.
  */
-export function proxyTo(upstream: string, rewrite: (answer: Upstream, method: string) => Upstream): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function proxyTo(
+  upstream: string,
+  rewrite: (answer: Upstream, method: string, path: string) => Upstream,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
     const forwarded = await request(`${upstream}${req.url ?? '/'}`, {
@@ -61,7 +64,7 @@ export function proxyTo(upstream: string, rewrite: (answer: Upstream, method: st
       const value = forwarded.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    const answer = rewrite({ status: forwarded.statusCode, headers, body }, method);
+    const answer = rewrite({ status: forwarded.statusCode, headers, body }, method, req.url ?? '/');
     if (method === 'GET') answer.headers['content-length'] = String(answer.body.length);
     res.writeHead(answer.status, answer.headers);
     res.end(method === 'GET' ? answer.body : undefined);

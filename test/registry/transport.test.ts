@@ -286,9 +286,11 @@ describe('deadlines', () => {
 });
 
 describe('answers that need a closer look (real registry behind a rewriting proxy)', () => {
-  async function through(rewrite: (answer: Upstream, method: string) => Upstream): Promise<{ host: string; resolver: Resolver }> {
+  async function through(
+    rewrite: (answer: Upstream, method: string, path: string) => Upstream,
+  ): Promise<{ host: string; resolver: Resolver; proxy: LocalServer }> {
     const proxy = await server(proxyTo(`http://${plain.host}`, rewrite));
-    return { host: proxy.host, resolver: client({ insecure: [proxy.host] }) };
+    return { host: proxy.host, resolver: client({ insecure: [proxy.host] }), proxy };
   }
 
   function withoutDigest(answer: Upstream): Upstream {
@@ -297,20 +299,91 @@ describe('answers that need a closer look (real registry behind a rewriting prox
     return { ...answer, headers };
   }
 
-  it('hashes the exact bytes of a GET when HEAD carries no Docker-Content-Digest', async () => {
+  it('hashes the exact bytes of a GET when no Docker-Content-Digest comes, and confirms them with one HEAD by digest', async () => {
     await plain.push('demo/nodigest', 'v1', 'docker-list');
+    const digest = await plain.digest('demo/nodigest', 'v1');
     const before = plain.manifestRequests().length;
     const { host, resolver } = await through(withoutDigest);
     const resolved = await resolver.resolve(parseReference(`${host}/demo/nodigest:v1`), { deadline: soon() });
-    assert.equal(resolved.digest, await plain.digest('demo/nodigest', 'v1'));
+    assert.equal(resolved.digest, digest);
     assert.equal(resolved.mediaType, manifestMediaTypes['docker-list']);
-    assert.deepEqual(plain.manifestRequests().slice(before).map((r) => r.method), ['HEAD', 'GET']);
+    assert.deepEqual(
+      plain.manifestRequests().slice(before).map((r) => `${r.method} ${r.path} ${String(r.status)}`),
+      [
+        'HEAD /v2/demo/nodigest/manifests/v1 200',
+        'GET /v2/demo/nodigest/manifests/v1 200',
+        `HEAD /v2/demo/nodigest/manifests/${digest} 200`,
+      ],
+    );
+  });
+
+  it('refuses a body altered in transit that no Docker-Content-Digest vouches for, naming the image, the registry and the digest it does not know', async () => {
+    const { host, resolver, proxy } = await through((answer, method, path) =>
+      method === 'GET' && path.endsWith('/manifests/v1') ? { ...withoutDigest(answer), body: alterOneHexDigit(answer.body) } : withoutDigest(answer),
+    );
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_DIGEST_MISMATCH');
+    assert.equal(error.image, `${host}/demo/app:v1`);
+    assert.equal(error.registry, host);
+    assert.match(
+      error.message,
+      new RegExp(`^manifest for ${host}/demo/app:v1 from ${host} hashes to sha256:[a-f0-9]{64}, which the registry does not know \\(body altered in transit\\?\\)$`),
+    );
+    const asked = proxy.seen.map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(asked.slice(0, 2), ['HEAD /v2/demo/app/manifests/v1', 'GET /v2/demo/app/manifests/v1']);
+    assert.match(asked[2] ?? '', /^HEAD \/v2\/demo\/app\/manifests\/sha256:[a-f0-9]{64}$/);
+    assert.ok(!(asked[2] ?? '').endsWith(await plain.digest('demo/app', 'v1')), 'the digest asked about is that of the altered bytes');
+    assert.equal(asked.length, 3, 'a 404 is final: no retry');
+  });
+
+  it('refuses a confirmation whose Docker-Content-Digest names other content', async () => {
+    await plain.push('demo/other', 'v1', 'oci-manifest');
+    const other = await plain.digest('demo/other', 'v1');
+    const { host, resolver } = await through((answer, _method, path) =>
+      path.includes('/manifests/sha256:') ? { ...answer, headers: { ...answer.headers, 'docker-content-digest': other } } : withoutDigest(answer),
+    );
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_DIGEST_MISMATCH');
+    assert.match(error.message, new RegExp(`^manifest for ${host}/demo/app:v1 from ${host} hashes to sha256:[a-f0-9]{64}, but the registry answers that digest with Docker-Content-Digest ${other}$`));
+  });
+
+  it('fails like any lookup when the confirmation fails, after its retries', async () => {
+    const { host, resolver, proxy } = await through((answer, _method, path) =>
+      path.includes('/manifests/sha256:') ? { status: 503, headers: {}, body: Buffer.alloc(0) } : withoutDigest(answer),
+    );
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_UNAVAILABLE');
+    assert.equal(error.message, `registry ${host} answered 503 Service Unavailable`);
+    assert.equal(proxy.seen.filter((r) => r.path.includes('/manifests/sha256:')).length, 3);
   });
 
   it('falls back to GET when HEAD is not supported', async () => {
     const { host, resolver } = await through((answer, method) => (method === 'HEAD' ? { status: 405, headers: {}, body: Buffer.alloc(0) } : answer));
     const resolved = await resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() });
     assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));
+  });
+
+  it('confirms with GET by digest when HEAD is not supported and no Docker-Content-Digest comes', async () => {
+    const digest = await plain.digest('demo/app', 'v1');
+    const { host, resolver, proxy } = await through((answer, method) =>
+      method === 'HEAD' ? { status: 405, headers: {}, body: Buffer.alloc(0) } : withoutDigest(answer),
+    );
+    const resolved = await resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() });
+    assert.equal(resolved.digest, digest);
+    assert.deepEqual(
+      proxy.seen.map((r) => `${r.method} ${r.path}`),
+      ['HEAD /v2/demo/app/manifests/v1', 'GET /v2/demo/app/manifests/v1', `GET /v2/demo/app/manifests/${digest}`],
+    );
+  });
+
+  it('refuses an altered body by GET by digest when HEAD is not supported', async () => {
+    const { host, resolver } = await through((answer, method, path) => {
+      if (method === 'HEAD') return { status: 405, headers: {}, body: Buffer.alloc(0) };
+      return path.endsWith('/manifests/v1') ? { ...withoutDigest(answer), body: alterOneHexDigit(answer.body) } : withoutDigest(answer);
+    });
+    const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_DIGEST_MISMATCH');
+    assert.match(error.message, /which the registry does not know \(body altered in transit\?\)$/);
   });
 
   it('refuses a body that does not match its Docker-Content-Digest', async () => {
@@ -327,6 +400,20 @@ describe('answers that need a closer look (real registry behind a rewriting prox
     const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
     assert.equal(error.code, 'REGISTRY_BAD_RESPONSE');
     assert.match(error.message, /invalid Docker-Content-Digest/);
+  });
+
+  it('refuses a malformed Docker-Content-Digest on a GET body or on the confirmation, leaving no stray error behind', async () => {
+    const onGet = await through((answer, method) =>
+      method === 'HEAD' ? { status: 405, headers: {}, body: Buffer.alloc(0) } : { ...answer, headers: { ...answer.headers, 'docker-content-digest': 'sha256:NOT-HEX' } },
+    );
+    const onConfirm = await through((answer, _method, path) =>
+      path.includes('/manifests/sha256:') ? { ...answer, headers: { ...answer.headers, 'docker-content-digest': 'sha256:NOT-HEX' } } : withoutDigest(answer),
+    );
+    for (const { host, resolver } of [onGet, onConfirm]) {
+      const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
+      assert.equal(error.code, 'REGISTRY_BAD_RESPONSE');
+      assert.equal(error.message, `registry ${host} sent an invalid Docker-Content-Digest for demo/app:v1`);
+    }
   });
 
   it('refuses schema1 manifests', async () => {
@@ -370,3 +457,12 @@ describe('answers that need a closer look (real registry behind a rewriting prox
     assert.equal(error.message, `registry ${host} answered 503 Service Unavailable`);
   });
 });
+
+/** The body with the first hex digit after `sha256:` changed: still a valid manifest, but other bytes. */
+function alterOneHexDigit(body: Buffer): Buffer {
+  const text = body.toString('utf8');
+  const at = text.indexOf('sha256:') + 'sha256:'.length;
+  assert.ok(at >= 'sha256:'.length, 'the manifest names a digest');
+  const digit = text[at] === '0' ? '1' : '0';
+  return Buffer.from(`${text.slice(0, at)}${digit}${text.slice(at + 1)}`, 'utf8');
+}
