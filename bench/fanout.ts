@@ -24,10 +24,10 @@ await runBenchmark('fanout', async () => {
     // Every image of every Pod is its own repository, used once: nothing is cached, nothing is shared.
     // Round 0 is a warm-up (JIT, connection pool to the proxy) and is not recorded.
     const plan = [];
-    for (let round = 0; round <= ROUNDS; round++) {
+    for (let pass = 0; pass <= ROUNDS; pass++) {
       for (const size of SIZES) {
-        const repositories = Array.from({ length: size }, (_, i) => `fan/r${String(round)}-n${String(size)}-i${String(i)}`);
-        plan.push({ round, size, repositories });
+        const repositories = Array.from({ length: size }, (_, i) => `fan/r${String(pass)}-n${String(size)}-i${String(i)}`);
+        plan.push({ pass, size, repositories });
       }
     }
     const pushes = plan.flatMap((p) => p.repositories);
@@ -44,16 +44,16 @@ await runBenchmark('fanout', async () => {
     await client.warm(1);
 
     const samples: Array<{ readonly round: number; readonly size: number; readonly ms: number }> = [];
-    for (const { round, size, repositories } of plan) {
-      budget.check(`round ${String(round)}, ${String(size)} images`);
+    for (const { pass, size, repositories } of plan) {
+      budget.check(`round ${String(pass)}, ${String(size)} images`);
       const images = repositories.map((repository) => `${proxy.host}/${repository}:v1`);
       const answer = await client.mutate(podReview(images));
       const pinned = new Set(patchedImages(answer.answer).values());
       for (const [i, image] of images.entries()) {
         const digest = digests.get(repositories[i] ?? '');
-        if (!pinned.has(`${image}@${digest ?? '?'}`)) throw new Error(`round ${String(round)}: ${image} was not pinned to the registry's digest`);
+        if (!pinned.has(`${image}@${digest ?? '?'}`)) throw new Error(`round ${String(pass)}: ${image} was not pinned to the registry's digest`);
       }
-      if (round > 0) samples.push({ round, size, ms: round2(answer.ms) });
+      if (pass > 0) samples.push({ round: pass, size, ms: round(answer.ms, 2) });
     }
 
     // What one request through the proxy costs, measured the same way: the floor for any lookup.
@@ -101,7 +101,3 @@ await runBenchmark('fanout', async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 });
-
-function round2(value: number): number {
-  return round(value, 2);
-}

@@ -63,19 +63,19 @@ await runBenchmark('warm', async () => {
     for (const [, server] of servers) await runLoad(`${server.url}/mutate`, body, 16, WARMUP_SECONDS, server);
 
     const runs: Array<{ readonly round: number; readonly server: ServerName; readonly result: LoadResult }> = [];
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let pass = 1; pass <= ROUNDS; pass++) {
       for (const connections of CONNECTIONS) {
         // Rotate who goes first, so drift in the machine's load does not favour one side.
-        const order = [...servers.slice(round % servers.length), ...servers.slice(0, round % servers.length)];
+        const order = [...servers.slice(pass % servers.length), ...servers.slice(0, pass % servers.length)];
         for (const [name, server] of order) {
-          budget.check(`round ${String(round)}, ${name} at ${String(connections)} connections`);
+          budget.check(`round ${String(pass)}, ${name} at ${String(connections)} connections`);
           const result = await runLoad(`${server.url}/mutate`, body, connections, SECONDS, server);
           if (result.non2xx > 0 || result.errors > 0) {
             throw new Error(`${name} at ${String(connections)} connections: ${String(result.non2xx)} non-2xx answers, ${String(result.errors)} errors`);
           }
-          runs.push({ round, server: name, result });
+          runs.push({ round: pass, server: name, result });
           process.stdout.write(
-            `round ${String(round)} ${name.padEnd(6)} c=${String(connections).padStart(2)}: ${String(result.rps)} req/s, p50 ${String(result.p50)} ms, p99 ${String(result.p99)} ms, server CPU ${String(result.serverCpu)}%, load generator CPU ${String(result.loadCpu)}%\n`,
+            `round ${String(pass)} ${name.padEnd(6)} c=${String(connections).padStart(2)}: ${String(result.rps)} req/s, p50 ${String(result.p50)} ms, p99 ${String(result.p99)} ms, server CPU ${String(result.serverCpu)}%, load generator CPU ${String(result.loadCpu)}%\n`,
           );
         }
       }
