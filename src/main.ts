@@ -1,11 +1,7 @@
 // CLI entry: parses argv, loads config, wires adapters, runs a command.
-import { readFile } from 'node:fs/promises';
 import { applyRegistryFlags, loadConfig } from './config/index.ts';
 import type { Config } from './config/index.ts';
-import { emptyKeyring, parseDockerConfig } from './credentials/index.ts';
-import type { Keyring } from './credentials/index.ts';
-import { ConfigError } from './errors/index.ts';
-import { createRegistryClient } from './registry/index.ts';
+import { openRegistryAccess } from './registry/index.ts';
 import {
   COMMAND_HELP,
   ExitCode,
@@ -62,41 +58,11 @@ async function configFor(options: CommonOptions): Promise<Config> {
 
 /** Runs `task` with a registry client built from `registries.*`, closing its connections afterwards. */
 async function withRegistry(config: Config, task: (context: LookupContext) => Promise<number>): Promise<number> {
-  const { registries } = config;
-  const ca = registries.caFile === null ? undefined : await readSetting('registries.caFile', registries.caFile);
-  const keyring = await loadKeyring(registries.dockerConfig);
-  const resolver = createRegistryClient({
-    insecure: registries.insecure,
-    allow: registries.allow,
-    cache: config.cache,
-    ...(ca === undefined ? {} : { ca }),
-  });
+  const { resolver, keyring } = await openRegistryAccess(config);
   try {
     return await task({ resolver, keyring, timeoutMs: config.resolve.timeoutMs });
   } finally {
     await resolver.close();
-  }
-}
-
-async function loadKeyring(path: string | null): Promise<Keyring> {
-  if (path === null) return emptyKeyring;
-  const text = await readSetting('registries.dockerConfig', path);
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`registries.dockerConfig ${path}: not JSON: ${(err as Error).message}`, { where: path, cause: err });
-  }
-  return parseDockerConfig(document, path);
-}
-
-async function readSetting(key: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new ConfigError(`${key} ${path}: cannot read file: ${reason}`, { where: path, cause: err });
   }
 }
 

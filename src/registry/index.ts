@@ -11,6 +11,8 @@ export { parseChallenges, pickChallenge } from './challenge.ts';
 export type { AuthChallenge, Challenge } from './challenge.ts';
 export { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES } from './manifest.ts';
 export { isForbiddenAddress } from './address.ts';
+export { openRegistryAccess } from './from-config.ts';
+export type { RegistryAccess } from './from-config.ts';
 
 /** A resolver with keep-alive pools per registry, a token cache and a positive-result cache. */
 export function createRegistryClient(options: RegistryClientOptions = {}): Resolver {

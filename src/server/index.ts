@@ -1,5 +1,4 @@
 // HTTPS server for the admission webhooks: routes, limits, TLS reload, health, graceful shutdown.
-import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,12 +7,10 @@ import { pino, type Logger } from 'pino';
 import { handleReview, type AdmissionDeps, type PullCredentialSource } from '../admission/index.ts';
 import { createAuditLog } from '../audit/index.ts';
 import type { Config } from '../config/types.ts';
-import { emptyKeyring, parseDockerConfig } from '../credentials/index.ts';
-import type { Keyring } from '../credentials/types.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { createKubeCredentialSource, loadKubeConfig } from '../kube/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
-import { createRegistryClient } from '../registry/index.ts';
+import { openRegistryAccess } from '../registry/index.ts';
 import { createApp } from './app.ts';
 import { MIN_TLS_VERSION, certificateFiles, readCertificate, selfSignedCertificate, watchCertificate } from './tls.ts';
 
@@ -35,16 +32,8 @@ export async function serve(config: Config): Promise<void> {
   if (files === undefined) {
     log.warn('server.tlsCert and server.tlsKey are not set: serving a generated self-signed certificate for localhost (not for a cluster)');
   }
-  const keyring = await loadKeyring(config.registries.dockerConfig);
+  const { resolver, keyring } = await openRegistryAccess(config, metrics.registryObserver);
   const credentials = createCredentialSource(log, metrics);
-  const ca = config.registries.caFile === null ? undefined : await readSetting('registries.caFile', config.registries.caFile);
-  const resolver = createRegistryClient({
-    insecure: config.registries.insecure,
-    allow: config.registries.allow,
-    cache: config.cache,
-    observer: metrics.registryObserver,
-    ...(ca === undefined ? {} : { ca }),
-  });
 
   const deps: AdmissionDeps = {
     config,
@@ -147,28 +136,6 @@ function createCredentialSource(log: Logger, metrics: Metrics): PullCredentialSo
       },
     },
   });
-}
-
-async function loadKeyring(path: string | null): Promise<Keyring> {
-  if (path === null) return emptyKeyring;
-  const text = await readSetting('registries.dockerConfig', path);
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`registries.dockerConfig ${path}: not JSON: ${describeError(error)}`, { where: path, cause: error });
-  }
-  return parseDockerConfig(document, path);
-}
-
-async function readSetting(key: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : describeError(error);
-    throw new ConfigError(`${key} ${path}: cannot read file: ${reason}`, { where: key, cause: error });
-  }
 }
 
 async function serveMetrics(metrics: Metrics, req: IncomingMessage, res: ServerResponse): Promise<void> {

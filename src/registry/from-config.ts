@@ -1,0 +1,58 @@
+// Builds the registry client and the configured credentials from `registries.*` and `cache.*`,
+// reading the files those keys name; shared by the CLI and the server.
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../config/types.ts';
+import { emptyKeyring, parseDockerConfig } from '../credentials/index.ts';
+import type { Keyring } from '../credentials/types.ts';
+import { ConfigError, describeError } from '../errors/index.ts';
+import { RegistryClient } from './client.ts';
+import type { RegistryObserver, Resolver } from './types.ts';
+
+/** A registry client and the keyring of `registries.dockerConfig`. */
+export interface RegistryAccess {
+  readonly resolver: Resolver;
+  readonly keyring: Keyring;
+}
+
+/**
+ * Reads `registries.caFile` and `registries.dockerConfig` and builds the client.
+ * @throws ConfigError naming the key and the file when one cannot be read or parsed
+ */
+export async function openRegistryAccess(
+  config: Pick<Config, 'registries' | 'cache'>,
+  observer?: RegistryObserver,
+): Promise<RegistryAccess> {
+  const { registries } = config;
+  const ca = registries.caFile === null ? undefined : await readSetting('registries.caFile', registries.caFile);
+  const keyring = await loadKeyring(registries.dockerConfig);
+  const resolver = new RegistryClient({
+    insecure: registries.insecure,
+    allow: registries.allow,
+    cache: config.cache,
+    ...(observer === undefined ? {} : { observer }),
+    ...(ca === undefined ? {} : { ca }),
+  });
+  return { resolver, keyring };
+}
+
+async function loadKeyring(path: string | null): Promise<Keyring> {
+  if (path === null) return emptyKeyring;
+  const text = await readSetting('registries.dockerConfig', path);
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`registries.dockerConfig ${path}: not JSON: ${describeError(error)}`, { where: path, cause: error });
+  }
+  return parseDockerConfig(document, path);
+}
+
+async function readSetting(key: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : describeError(error);
+    throw new ConfigError(`${key} ${path}: cannot read file: ${reason}`, { where: key, cause: error });
+  }
+}
