@@ -1,5 +1,5 @@
 // node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
-/* eslint-disable @typescript-eslint/no-floating-promises */
+ 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
