@@ -1,5 +1,4 @@
-// node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
- 
+// Config: defaults, YAML parsing, validation with key paths, and registry flag overrides.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,4 @@
-// node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
- 
+// Policy: validation verdicts, exclusions and mutation plans.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_CONFIG, parseConfig } from '../../src/config/index.ts';

@@ -1,5 +1,4 @@
-// node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
- 
+// Fixtures: every object fixture is schema-valid and lists the image paths expected.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';

@@ -1,5 +1,4 @@
-// node:test registers describe/it synchronously and awaits them itself; their promises are not ours to await.
- 
+// Workload: image fields of every kind, with JSON Pointers, on good and odd shapes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
