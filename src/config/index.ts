@@ -42,14 +42,21 @@ export function parseConfig(text: string, source: string): Config {
 export async function loadConfig(path: string | undefined): Promise<Config> {
   const file = path ?? nonEmpty(process.env[CONFIG_ENV]);
   if (file === undefined) return DEFAULT_CONFIG;
-  let text: string;
+  return parseConfig(await readSettingFile('config', file), file);
+}
+
+/**
+ * Reads a file that a setting names (the config itself, `registries.caFile`, `server.tlsCert`, …).
+ * @throws ConfigError `<key> <path>: cannot read file: <reason>`, with `where` set to `key`
+ */
+export async function readSettingFile(key: string, path: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : describeIoError(err);
-    throw new ConfigError(`config ${file}: cannot read file: ${reason}`, { where: file, cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : describeIoError(err);
+    throw new ConfigError(`${key} ${path}: cannot read file: ${reason}`, { where: key === 'config' ? path : key, cause: err });
   }
-  return parseConfig(text, file);
 }
 
 /**

@@ -1,6 +1,6 @@
 // Builds the registry client and the configured credentials from `registries.*` and `cache.*`,
 // reading the files those keys name; shared by the CLI and the server.
-import { readFile } from 'node:fs/promises';
+import { readSettingFile } from '../config/index.ts';
 import type { Config } from '../config/types.ts';
 import { emptyKeyring, parseDockerConfig } from '../credentials/index.ts';
 import type { Keyring } from '../credentials/types.ts';
@@ -23,7 +23,7 @@ export async function openRegistryAccess(
   observer?: RegistryObserver,
 ): Promise<RegistryAccess> {
   const { registries } = config;
-  const ca = registries.caFile === null ? undefined : await readSetting('registries.caFile', registries.caFile);
+  const ca = registries.caFile === null ? undefined : await readSettingFile('registries.caFile', registries.caFile);
   const keyring = await loadKeyring(registries.dockerConfig);
   const resolver = new RegistryClient({
     insecure: registries.insecure,
@@ -37,7 +37,7 @@ export async function openRegistryAccess(
 
 async function loadKeyring(path: string | null): Promise<Keyring> {
   if (path === null) return emptyKeyring;
-  const text = await readSetting('registries.dockerConfig', path);
+  const text = await readSettingFile('registries.dockerConfig', path);
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -45,14 +45,4 @@ async function loadKeyring(path: string | null): Promise<Keyring> {
     throw new ConfigError(`registries.dockerConfig ${path}: not JSON: ${describeError(error)}`, { where: path, cause: error });
   }
   return parseDockerConfig(document, path);
-}
-
-async function readSetting(key: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : describeError(error);
-    throw new ConfigError(`${key} ${path}: cannot read file: ${reason}`, { where: key, cause: error });
-  }
 }

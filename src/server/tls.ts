@@ -1,8 +1,8 @@
 // The serving certificate: read from files and reloaded when they change, or generated for localhost.
-import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
+import { readSettingFile } from '../config/index.ts';
 import type { ServerConfig } from '../config/types.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 
@@ -36,8 +36,8 @@ export function certificateFiles(server: ServerConfig): { readonly cert: string;
  * @throws ConfigError naming the file or the mismatch
  */
 export async function readCertificate(files: { readonly cert: string; readonly key: string }): Promise<ServingCertificate> {
-  const cert = await readPem('server.tlsCert', files.cert);
-  const key = await readPem('server.tlsKey', files.key);
+  const cert = await readSettingFile('server.tlsCert', files.cert);
+  const key = await readSettingFile('server.tlsKey', files.key);
   try {
     // Fails on unparsable PEM and on a key that does not belong to the certificate.
     createSecureContext({ key, cert, minVersion: MIN_TLS_VERSION });
@@ -48,16 +48,6 @@ export async function readCertificate(files: { readonly cert: string; readonly k
     });
   }
   return { key, cert };
-}
-
-async function readPem(key: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : describeError(error);
-    throw new ConfigError(`${key} ${path}: cannot read file: ${reason}`, { where: key, cause: error });
-  }
 }
 
 /** A certificate for localhost, 127.0.0.1 and ::1, valid for a year; for local runs only. */
