@@ -187,6 +187,8 @@ async function moduleFloors(): Promise<ReadonlyArray<{ readonly name: string; re
   const floors = [];
   for (const [name, specifier] of [
     ['nothing (node -e)', ''],
+    // Any TypeScript file makes Node load its type stripper; src/errors imports nothing else.
+    ['a small .ts module (src/errors)', './src/errors/index.ts'],
     ['undici', 'undici'],
     ['express', 'express'],
     ['pino', 'pino'],

@@ -167,6 +167,8 @@ async function startOnce(variant: Variant, work: string): Promise<Start> {
 async function importCosts(budget: Budget): Promise<ReadonlyArray<{ readonly name: string; readonly ms: number; readonly extraMs: number }>> {
   const specifiers = [
     '',
+    // Any TypeScript file makes Node load its type stripper; src/errors imports nothing else.
+    './src/errors/index.ts',
     'undici',
     'express',
     'pino',

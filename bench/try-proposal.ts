@@ -1,8 +1,9 @@
 // Runs a benchmark on a scratch copy of the committed sources with proposed patches applied, for before/after figures.
 // Usage: node bench/try-proposal.ts BENCHMARK PATCH...   e.g. node bench/try-proposal.ts cli bench/proposals/registry-secure-context.patch
 // The result lands in bench/results/<benchmark>.with-<patch names>.json; the working tree is never touched.
-import { spawn } from 'node:child_process';
-import { copyFile, cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { removeOnExit, releaseDir } from '../test/support/exit-cleanup.ts';
@@ -18,6 +19,7 @@ await runBenchmark('try-proposal', async () => {
   const scratch = await mkdtemp(join(tmpdir(), 'tagpin-bench-proposal-'));
   removeOnExit(scratch);
   try {
+    const commit = await capture('git', ['-C', repoRoot, 'rev-parse', 'HEAD']);
     // The committed tree, with this checkout's bench/ (so unreleased benchmark code runs too) and its node_modules.
     await run('sh', ['-c', `git -C "${repoRoot}" archive HEAD | tar -x -C "${scratch}"`], repoRoot);
     await rm(join(scratch, 'bench'), { recursive: true, force: true });
@@ -27,7 +29,9 @@ await runBenchmark('try-proposal', async () => {
     await run(process.execPath, [join('bench', `${benchmark}.ts`)], scratch);
     const label = patches.map((patch) => basename(patch, '.patch')).join('+');
     const target = join(resultsDir, `${benchmark}.with-${label}.json`);
-    await copyFile(join(scratch, 'bench', 'results', `${benchmark}.json`), target);
+    // Recorded with the commit the scratch copy was made from and the patches on top of it.
+    const result = JSON.parse(await readFile(join(scratch, 'bench', 'results', `${benchmark}.json`), 'utf8')) as Record<string, unknown>;
+    await writeFile(target, `${JSON.stringify({ ...result, commit, sourcesChanged: true, patches: patches.map((patch) => basename(patch)) }, null, 2)}\n`);
     process.stdout.write(`copied the result to ${target}\n`);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -45,4 +49,9 @@ async function run(program: string, args: readonly string[], cwd: string): Promi
   });
   clearTimeout(timer);
   if (code !== 0) throw new Error(`${program} ${args.join(' ')} exited ${String(code)}`);
+}
+
+async function capture(program: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(program, [...args], { timeout: 10_000 });
+  return stdout.trim();
 }

@@ -1,4 +1,5 @@
 // What every benchmark shares: statistics, tables, the machine's description, time budgets, result files.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -119,6 +120,7 @@ export async function writeResult(name: string, startedAt: Date, machineBefore: 
     benchmark: name,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
+    ...sourceVersion(),
     machine: machineBefore,
     loadAverageAfter: loadavg().map((value) => round(value)),
     tagpinNodeArgs: process.env.BENCH_TAGPIN_NODE_ARGS ?? '',
@@ -127,6 +129,17 @@ export async function writeResult(name: string, startedAt: Date, machineBefore: 
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
   process.stdout.write(`\nwrote ${file}\n`);
   return file;
+}
+
+/** The commit under test, and whether src/ or bin/ differ from it (results of a dirty tree are not that commit's). */
+function sourceVersion(): { readonly commit: string; readonly sourcesChanged: boolean } {
+  try {
+    const git = (args: readonly string[]): string => execFileSync('git', [...args], { cwd: repoRoot, encoding: 'utf8', timeout: 10_000 }).trim();
+    return { commit: git(['rev-parse', 'HEAD']), sourcesChanged: git(['status', '--porcelain', '--', 'src', 'bin']) !== '' };
+  } catch {
+    // A scratch copy (bench/try-proposal.ts) is no repository; its runner names the patches instead.
+    return { commit: 'unknown', sourcesChanged: true };
+  }
 }
 
 /** Runs `task` on `count` items with at most `concurrency` in flight, stopping early if `budget` runs out. */
