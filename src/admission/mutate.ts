@@ -18,6 +18,12 @@ import type { AdmissionRequest } from './review.ts';
 import { scopeFields, showImage, type ScopedField } from './scope.ts';
 import type { AdmissionDeps } from './types.ts';
 
+/**
+ * Why lookups still running after the answer are cancelled. Made once: `abort()` without a reason
+ * builds a DOMException with a stack trace on every admission, a large share of a cached one.
+ */
+const ANSWERED = new DOMException('the admission was answered', 'AbortError');
+
 /** One image field that needs a lookup. */
 interface Lookup {
   readonly scoped: ScopedField;
@@ -175,7 +181,7 @@ async function lookUp(
     return { results, warnings, notes: warnings };
   } finally {
     // Whatever is still in flight after the answer is of no use to anyone.
-    abort.abort();
+    abort.abort(ANSWERED);
   }
 }
 

@@ -1,5 +1,5 @@
 // One HTTP exchange with a registry or token server: keep-alive pools, scheme rules, guard, redirects.
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
@@ -99,7 +99,9 @@ export function createTransport(options: TransportOptions): Transport {
   };
   // One connector per reach, each with its own guarded lookup; the pool of an origin always uses the
   // same one, since an origin's listing never changes while the client lives.
-  const tls = options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] };
+  // One context for every connection: given `ca` instead, tls.connect parses all root certificates
+  // again for each new connection (tens of ms of CPU each).
+  const tls = options.ca === undefined ? {} : { secureContext: createSecureContext({ ca: [...rootCertificates, options.ca] }) };
   const connectors: Readonly<Record<Reach, buildConnector.connector>> = {
     public: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'public') }),
     private: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'private') }),

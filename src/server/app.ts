@@ -60,7 +60,10 @@ export function createApp(options: AppOptions): express.Express {
           const error = (outcome.body as { readonly error?: string }).error ?? 'bad request';
           options.rejected(webhook, outcome.status, error);
         }
-        res.status(outcome.status).json(outcome.body);
+        // One string with its length: Node then sends headers and body in one TLS write, where express's
+        // json() turns bodies over 1000 characters into a Buffer written separately (two writes, two records).
+        const text = JSON.stringify(outcome.body);
+        res.status(outcome.status).set({ 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
       },
     );
     app.all(path, (_req, res) => {

@@ -8,7 +8,6 @@ import { handleReview, type AdmissionDeps, type PullCredentialSource } from '../
 import { createAuditLog } from '../audit/index.ts';
 import type { Config } from '../config/types.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
-import { createKubeCredentialSource, loadKubeConfig } from '../kube/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { openRegistryAccess } from '../registry/index.ts';
 import { createApp } from './app.ts';
@@ -33,7 +32,7 @@ export async function serve(config: Config): Promise<void> {
     log.warn('server.tlsCert and server.tlsKey are not set: serving a generated self-signed certificate for localhost (not for a cluster)');
   }
   const { resolver, keyring } = await openRegistryAccess(config, metrics.registryObserver);
-  const credentials = createCredentialSource(log, metrics);
+  const credentials = await createCredentialSource(log, metrics);
 
   const deps: AdmissionDeps = {
     config,
@@ -122,13 +121,16 @@ export async function serve(config: Config): Promise<void> {
 }
 
 /** The pull-credential source when a Kubernetes API is configured, else none (with a line saying so). */
-function createCredentialSource(log: Logger, metrics: Metrics): PullCredentialSource | undefined {
-  const kubeConfig = loadKubeConfig();
-  if (kubeConfig === undefined) {
+async function createCredentialSource(log: Logger, metrics: Metrics): Promise<PullCredentialSource | undefined> {
+  // The Kubernetes client is large (tens of MiB once loaded): load it only when there is an API to talk to.
+  const configured = [process.env.KUBERNETES_SERVICE_HOST, process.env.KUBECONFIG].some((v) => v !== undefined && v.trim() !== '');
+  const kube = configured ? await import('../kube/index.ts') : undefined;
+  const kubeConfig = kube?.loadKubeConfig();
+  if (kube === undefined || kubeConfig === undefined) {
     log.info('no Kubernetes API configured (not in a cluster, KUBECONFIG unset): pull secrets are not read');
     return undefined;
   }
-  return createKubeCredentialSource({
+  return kube.createKubeCredentialSource({
     kubeConfig,
     observer: {
       onRead: (event) => {

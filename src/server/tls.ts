@@ -1,7 +1,6 @@
 // The serving certificate: read from files and reloaded when they change, or generated for localhost.
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { generate } from 'selfsigned';
 import { readSettingFile } from '../config/index.ts';
 import type { ServerConfig } from '../config/types.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
@@ -52,6 +51,8 @@ export async function readCertificate(files: { readonly cert: string; readonly k
 
 /** A certificate for localhost, 127.0.0.1 and ::1, valid for a year; for local runs only. */
 export async function selfSignedCertificate(): Promise<ServingCertificate> {
+  // Loaded only here: a configured certificate (every cluster install) never needs the generator.
+  const { generate } = await import('selfsigned');
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + 365 * 24 * 3600 * 1000);
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
