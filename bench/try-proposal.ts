@@ -1,5 +1,5 @@
 // Runs a benchmark on a scratch copy of the committed sources with proposed patches applied, for before/after figures.
-// Usage: node bench/try-proposal.ts BENCHMARK PATCH...   e.g. node bench/try-proposal.ts cli bench/proposals/registry-secure-context.patch
+// Usage: node bench/try-proposal.ts BENCHMARK PATCH...   e.g. node bench/try-proposal.ts cli /tmp/my-change.patch
 // The result lands in bench/results/<benchmark>.with-<patch names>.json; the working tree is never touched.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
