@@ -128,7 +128,7 @@ export function encodePatch(operations: readonly ReplaceOperation[]): string {
 }
 
 /** True for a JSON object (not an array, not null). */
-export function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
+function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

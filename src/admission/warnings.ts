@@ -25,6 +25,6 @@ export function boundWarnings(warnings: readonly string[]): readonly string[] {
 }
 
 /** `text` cut to `max` characters, ending in an ellipsis when cut. */
-export function shorten(text: string, max: number): string {
+function shorten(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -47,7 +47,7 @@ export function parseKeyLocation(key: string): Location | undefined {
 }
 
 /** Where a normalized image name (`docker.io/library/nginx`, `127.0.0.1:5000/app`) points, or undefined if it is no image. */
-export function imageLocation(image: string): Location | undefined {
+function imageLocation(image: string): Location | undefined {
   let registry: string;
   let repository: string;
   try {

@@ -4,7 +4,7 @@ import { parseDockerConfig } from '../credentials/index.ts';
 import type { SecretContent } from './types.ts';
 
 /** Secret types that hold registry credentials, and the data key each keeps them under. */
-export const pullSecretTypes: Readonly<Record<string, string>> = {
+const pullSecretTypes: Readonly<Record<string, string>> = {
   'kubernetes.io/dockerconfigjson': '.dockerconfigjson',
   'kubernetes.io/dockercfg': '.dockercfg',
 };

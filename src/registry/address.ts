@@ -148,7 +148,7 @@ export function splitHostPort(hostPort: string): { readonly host: string; readon
 }
 
 /** `[::1]` → `::1`; anything else unchanged. */
-export function stripBrackets(host: string): string {
+function stripBrackets(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 

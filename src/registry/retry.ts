@@ -127,7 +127,7 @@ export function retryingSend(send: Send, policy: RetryPolicy, observer: Registry
 }
 
 /** A retryable status, with the wait the server asked for on 429 and 503. */
-export function responseCause(response: HttpResponse): RetryCause | undefined {
+function responseCause(response: HttpResponse): RetryCause | undefined {
   if (!RETRYABLE_STATUSES.has(response.status)) return undefined;
   const seconds =
     response.status === 429 || response.status === 503 ? parseRetryAfter(firstHeader(response.headers['retry-after'])) : undefined;
