@@ -41,7 +41,9 @@ export function createApp(options: AppOptions): express.Express {
     res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ready' : 'not ready');
   });
 
-  const json = express.json({ limit: BODY_LIMIT, strict: true });
+  // Any JSON value is parsed, so a body like `null` or `5` is answered "expected a JSON object"
+  // by the decoder rather than a misleading JSON syntax error.
+  const json = express.json({ limit: BODY_LIMIT, strict: false });
   for (const webhook of ['mutate', 'validate'] as const) {
     const path = `/${webhook}`;
     app.post(

@@ -22,7 +22,9 @@ describe('tagpin serve HTTP handling', () => {
 
   const malformed: ReadonlyArray<readonly [string, unknown, RegExp]> = [
     ['a body that is not JSON', '{"apiVersion": ', /not valid JSON/],
-    ['JSON that is not an object', '"AdmissionReview"', /not valid JSON|not an AdmissionReview/],
+    ['JSON that is not an object', '"AdmissionReview"', /not an AdmissionReview: expected a JSON object/],
+    ['a JSON null', 'null', /not an AdmissionReview: expected a JSON object/],
+    ['a JSON number', '5', /not an AdmissionReview: expected a JSON object/],
     ['an object that is not an AdmissionReview', { hello: 'world' }, /not an AdmissionReview/],
     ['a review of an unknown API version', { ...admissionReview({ object: pod }), apiVersion: 'admission.k8s.io/v2' }, /apiVersion/],
     ['a review without request', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, /request is missing/],
