@@ -27,8 +27,9 @@ export interface Pki {
   /**
    * Issues a leaf certificate valid for serving TLS and for signing (JWTs), with the SANs
    * DNS:localhost, IP:127.0.0.1 and IP:::1 plus `sans` (IP literals become IP SANs, the rest DNS).
+   * The subject is CN=`name`, with O=`organization` when given (Kubernetes reads it as the group).
    */
-  issue(name: string, sans: readonly string[]): Promise<IssuedCertificate>;
+  issue(name: string, sans: readonly string[], organization?: string): Promise<IssuedCertificate>;
 }
 
 /** Names become file names, so keep them to a safe alphabet. */
@@ -48,7 +49,7 @@ export async function createPki(): Promise<Pki> {
   ]);
   const caPem = await readFile(caFile, 'utf8');
 
-  async function issue(name: string, sans: readonly string[]): Promise<IssuedCertificate> {
+  async function issue(name: string, sans: readonly string[], organization?: string): Promise<IssuedCertificate> {
     if (!safeName.test(name)) throw new Error(`certificate name "${name}" must match ${safeName.source}`);
     const keyFile = join(dir, `${name}.key`);
     const csrFile = join(dir, `${name}.csr`);
@@ -68,7 +69,7 @@ export async function createPki(): Promise<Pki> {
     ].join('\n'));
     await openssl([
       'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyFile, '-out', csrFile, '-subj', `/CN=${name}`,
+      '-keyout', keyFile, '-out', csrFile, '-subj', `${organization === undefined ? '' : `/O=${organization}`}/CN=${name}`,
     ]);
     await openssl([
       'x509', '-req', '-in', csrFile, '-CA', caFile, '-CAkey', caKey, '-days', '2',

@@ -25,7 +25,7 @@ export interface HttpAnswer {
 
 /** Options of `startServe`. */
 export interface ServeOptions {
-  /** Configuration, written as the YAML file given to `--config`; `server.port` and `server.metricsPort` are filled in. */
+  /** Configuration, written as the YAML file given to `--config`; `server.metricsPort`, and `server.port` unless given, are free ports. */
   readonly config?: Readonly<Record<string, unknown>>;
   /** Extra environment (e.g. KUBECONFIG). KUBECONFIG and KUBERNETES_SERVICE_HOST are cleared unless given here. */
   readonly env?: Readonly<Record<string, string>>;
@@ -105,7 +105,7 @@ async function startOnce(options: ServeOptions): Promise<TagpinServer> {
   const configFile = join(dir, 'config.yaml');
   const given = options.config ?? {};
   const server = (given['server'] ?? {}) as Readonly<Record<string, unknown>>;
-  const config = { ...given, server: { ...server, port: await freePort(), metricsPort: await freePort() } };
+  const config = { ...given, server: { ...server, port: server['port'] ?? (await freePort()), metricsPort: await freePort() } };
   await writeFile(configFile, stringify(config));
 
   const env: Record<string, string> = {};
