@@ -12,7 +12,7 @@ import { resolveAll } from '../registry/index.ts';
 import type { ResolvedImage } from '../registry/types.ts';
 import { podSpecOf, replaceImage } from '../workload/index.ts';
 import type { ReplaceOperation } from '../workload/types.ts';
-import { beforeDeadline } from './deadline.ts';
+import { beforeDeadline } from '../deadline/index.ts';
 import { admitted, plural, type Decided } from './decided.ts';
 import type { AdmissionRequest } from './review.ts';
 import { scopeFields, showImage, type ScopedField } from './scope.ts';

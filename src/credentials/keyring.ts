@@ -1,7 +1,7 @@
 // Kubelet's keyring: config keys matched to images by port, host-label globs and path prefix.
-import { isDockerHubHost, parseReference } from '../reference/index.ts';
-import { compileGlob, globMatches } from './glob.ts';
-import type { Glob } from './glob.ts';
+import { DOCKER_HUB_HOSTS, isDockerHubHost, parseReference, splitHostPort, stripBrackets } from '../reference/index.ts';
+import { compileGlob, globMatches } from '../glob/index.ts';
+import type { Glob } from '../glob/index.ts';
 import type { Credential, Keyring } from './types.ts';
 
 /** Where a config key or an image points: host (lowercase, IPv6 without brackets), port, and path (`/a/b`, or '' for the whole host). */
@@ -11,20 +11,10 @@ export interface Location {
   readonly path: string;
 }
 
-const DOCKER_HUB_ALIASES = ['docker.io', 'index.docker.io', 'registry-1.docker.io'] as const;
-
-function splitHostPort(authority: string): { readonly host: string; readonly port: string } | undefined {
-  if (authority.startsWith('[')) {
-    const close = authority.indexOf(']');
-    if (close === -1) return undefined;
-    const after = authority.slice(close + 1);
-    if (after !== '' && !after.startsWith(':')) return undefined;
-    // Without brackets, as Go's SplitHostPort gives it, so an IPv6 address is one literal label, never a glob class.
-    return { host: authority.slice(1, close), port: after.slice(1) };
-  }
-  const colon = authority.indexOf(':');
-  if (colon === -1 || colon !== authority.lastIndexOf(':')) return { host: authority, port: '' };
-  return { host: authority.slice(0, colon), port: authority.slice(colon + 1) };
+/** Kubelet's split: the host without brackets, so an IPv6 address is one literal label, never a glob class; '' for no port. */
+function keyHostPort(authority: string): { readonly host: string; readonly port: string } | undefined {
+  const split = splitHostPort(authority);
+  return split === undefined ? undefined : { host: stripBrackets(split.host), port: split.port ?? '' };
 }
 
 /**
@@ -40,7 +30,7 @@ export function parseKeyLocation(key: string): Location | undefined {
   let path = authorityEnd === -1 ? '' : rest.slice(authorityEnd).replace(/[?#].*$/s, '');
   if (path.startsWith('/v1/') || path.startsWith('/v2/')) path = path.slice(3);
   if (path === '/') path = '';
-  const hostPort = splitHostPort(authority);
+  const hostPort = keyHostPort(authority);
   if (hostPort === undefined || hostPort.host === '') return undefined;
   // Host names are case-insensitive; kubelet compares them as written, which only loses matches.
   return { host: hostPort.host.toLowerCase(), port: hostPort.port, path };
@@ -55,7 +45,7 @@ function imageLocation(image: string): Location | undefined {
   } catch {
     return undefined;
   }
-  const hostPort = splitHostPort(registry);
+  const hostPort = keyHostPort(registry);
   if (hostPort === undefined) return undefined;
   return { host: hostPort.host.toLowerCase(), port: hostPort.port, path: `/${repository}` };
 }
@@ -115,7 +105,7 @@ export function createKeyring(credentials: readonly Credential[]): Keyring {
     lookup(image: string): readonly Credential[] {
       const location = imageLocation(image);
       if (location === undefined) return [];
-      const hosts = location.port === '' && isDockerHubHost(location.host) ? DOCKER_HUB_ALIASES : [location.host];
+      const hosts = location.port === '' && isDockerHubHost(location.host) ? DOCKER_HUB_HOSTS : [location.host];
       return entries
         .filter(
           (entry) =>

@@ -1,9 +1,11 @@
 // Exclusions, validation verdicts and mutation plans over image fields (pure).
-import type { Config, ExcludeConfig, ValidateConfig } from '../config/types.ts';
+import type { Config, ExcludeConfig, ValidateConfig } from '../config/index.ts';
 import { InvalidReferenceError } from '../errors/index.ts';
 import { normalizedName, normalizedString, parseReference } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
-import type { ImageField } from '../workload/types.ts';
+import type { ImageField } from '../workload/index.ts';
+import { compileGlob, globMatches } from '../glob/index.ts';
+import type { Glob } from '../glob/index.ts';
 
 /** Verdict of `check` and /validate for one image (DESIGN.md `check -o json`). */
 export type Verdict = 'ok' | 'violation' | 'invalid' | 'excluded';
@@ -101,23 +103,24 @@ function parseImage(value: unknown): Parsed {
 function excludingGlob(ref: ImageReference, exclude: ExcludeConfig): string | undefined {
   if (exclude.images.length === 0) return undefined;
   const candidates = [ref.original, normalizedString(ref), ref.name, normalizedName(ref)];
-  return exclude.images.find((glob) => {
-    const pattern = compileGlob(glob);
-    return candidates.some((candidate) => pattern.test(candidate));
+  return exclude.images.find((text) => {
+    const glob = imageGlob(text);
+    return candidates.some((candidate) => globMatches(glob, candidate));
   });
 }
 
 /** Compiled globs, keyed by their text; bounded by the configuration's size. */
-const globCache = new Map<string, RegExp>();
+const globCache = new Map<string, Glob>();
 
-function compileGlob(glob: string): RegExp {
-  let pattern = globCache.get(glob);
-  if (pattern === undefined) {
-    const body = Array.from(glob, (ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))).join('');
-    pattern = new RegExp(`^${body}$`, 'su');
-    globCache.set(glob, pattern);
+/** `exclude.images` globs: only `*` and `?` are special, so brackets and backslashes (`[::1]:5000/*`) are literal. */
+function imageGlob(text: string): Glob {
+  let glob = globCache.get(text);
+  if (glob === undefined) {
+    // Escaped, every character is a literal, a `*` or a `?`: the pattern cannot be malformed.
+    glob = compileGlob(text.replace(/[[\]\\]/g, '\\$&')) ?? { tokens: [], separator: '' };
+    globCache.set(text, glob);
   }
-  return pattern;
+  return glob;
 }
 
 /** The pattern as the user wrote it, without the whole-match anchors config validation adds. */

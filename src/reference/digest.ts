@@ -1,8 +1,13 @@
-// Digest validation: the grammar plus go-digest's per-algorithm encoding rules.
+// Digest validation: the grammar, the algorithms OCI registers, and their exact encodings.
 import { digestRegexp } from './grammar.ts';
 
-/** Algorithms go-digest accepts, with the exact number of lowercase hex characters each needs. */
-export const DIGEST_HEX_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
+/**
+ * The algorithms the OCI image spec registers (descriptor.md, "Registered algorithms"), with the
+ * exact number of lowercase hex characters each needs. go-digest also knows sha384, but a digest
+ * OCI does not register is one a conformant registry need not serve, so tagpin neither writes nor
+ * accepts it: the registry client and the reference parser share this one table.
+ */
+export const DIGEST_HEX_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
 
 /** The rule `digest` breaks, as a phrase for a message, or undefined when it is a valid digest. */
 export function digestProblem(digest: string): string | undefined {
@@ -19,10 +24,10 @@ export function digestProblem(digest: string): string | undefined {
     return undefined;
   }
   if (!digestRegexp.test(digest)) return 'digest must be algorithm:hex (e.g. sha256: and 64 hex characters)';
-  return `digest algorithm "${algorithm.slice(0, 32)}" is not supported (use sha256, sha384 or sha512)`;
+  return `digest algorithm "${algorithm.slice(0, 32)}" is not registered by OCI (use sha256 or sha512)`;
 }
 
-/** Whether `digest` is `sha256:`, `sha384:` or `sha512:` followed by the right number of lowercase hex characters. */
+/** Whether `digest` is `sha256:` or `sha512:` followed by the right number of lowercase hex characters. */
 export function isValidDigest(digest: string): boolean {
   return digestProblem(digest) === undefined;
 }

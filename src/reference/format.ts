@@ -6,12 +6,13 @@ import type { ImageReference, OutputFormat } from './types.ts';
 
 /** The host that serves Docker Hub's registry API; `docker.io` itself does not. */
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
-const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set([DOCKER_HUB, 'index.docker.io', DOCKER_HUB_API_HOST]);
+/** Every name Docker Hub goes by: the reference name, the legacy index and the API host. */
+export const DOCKER_HUB_HOSTS: readonly string[] = [DOCKER_HUB, 'index.docker.io', DOCKER_HUB_API_HOST];
 
 /**
  * The reference with `digest` appended in the chosen format, built from the name as written
  * (never normalized: `nginx` stays `nginx`). A digest already present is replaced.
- * @throws InvalidReferenceError when `digest` is not a valid sha256/sha384/sha512 digest
+ * @throws InvalidReferenceError when `digest` is not a valid sha256 or sha512 digest
  */
 export function formatPinned(ref: ImageReference, digest: string, format: OutputFormat): string {
   const problem = digestProblem(digest);
@@ -57,5 +58,5 @@ export function registryApiHost(registry: string): string {
 
 /** Whether `host` (no port) is one of Docker Hub's names: `docker.io`, `index.docker.io`, `registry-1.docker.io`. */
 export function isDockerHubHost(host: string): boolean {
-  return DOCKER_HUB_HOSTS.has(host.toLowerCase());
+  return DOCKER_HUB_HOSTS.includes(host.toLowerCase());
 }

@@ -3,6 +3,8 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
+import { compileGlob, globMatches } from '../glob/index.ts';
+import { splitHostPort, stripBrackets } from '../reference/index.ts';
 
 /**
  * What an address is, for the guard:
@@ -133,25 +135,6 @@ function ipv6Words(address: string): readonly number[] | undefined {
   return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : undefined;
 }
 
-/** Splits `host[:port]` (`[::1]:5000`, `registry.example.com`) into a lower-cased host and the port text. */
-export function splitHostPort(hostPort: string): { readonly host: string; readonly port: string | undefined } {
-  const lower = hostPort.toLowerCase();
-  if (lower.startsWith('[')) {
-    const end = lower.indexOf(']');
-    const rest = lower.slice(end + 1);
-    return { host: lower.slice(0, end + 1), port: rest.startsWith(':') ? rest.slice(1) : undefined };
-  }
-  const colon = lower.lastIndexOf(':');
-  // A bare IPv6 literal has several colons and no port.
-  if (colon === -1 || lower.indexOf(':') !== colon) return { host: lower, port: undefined };
-  return { host: lower.slice(0, colon), port: lower.slice(colon + 1) };
-}
-
-/** `[::1]` → `::1`; anything else unchanged. */
-function stripBrackets(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
 /** Tests a `host[:port]` against a list of host globs. */
 export type HostMatcher = (hostPort: string) => boolean;
 
@@ -161,37 +144,26 @@ export type HostMatcher = (hostPort: string) => boolean;
  * port; a glob with one matches that port only. Comparison ignores case.
  */
 export function compileHostGlobs(globs: readonly string[]): HostMatcher {
-  const patterns = globs.map((glob) => {
-    const { host, port } = splitHostPort(glob);
-    return { host: globToRegExp(host), port: port === undefined ? undefined : globToRegExp(port) };
+  const patterns = globs.flatMap((text) => {
+    const split = splitHostPort(text.toLowerCase());
+    const host = split === undefined ? undefined : compileGlob(split.host, HOST_GLOB);
+    const port = split?.port === undefined ? undefined : compileGlob(split.port, HOST_GLOB);
+    // A malformed glob matches nothing (config validation refuses it before it gets here).
+    if (host === undefined || (split?.port !== undefined && port === undefined)) return [];
+    return [{ host, port }];
   });
   return (hostPort) => {
-    const { host, port } = splitHostPort(hostPort);
+    const split = splitHostPort(hostPort.toLowerCase());
+    if (split === undefined) return false;
+    const { host, port } = split;
     return patterns.some(
-      (pattern) => pattern.host.test(host) && (pattern.port === undefined || (port !== undefined && pattern.port.test(port))),
+      (pattern) => globMatches(pattern.host, host) && (pattern.port === undefined || (port !== undefined && globMatches(pattern.port, port))),
     );
   };
 }
 
-function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i += 1) {
-    const char = glob.charAt(i);
-    if (char === '*') source += '[^.]*';
-    else if (char === '?') source += '[^.]';
-    else if (char === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end === -1) {
-        source += '\\[';
-      } else {
-        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
-        source += `[${body}]`;
-        i = end;
-      }
-    } else source += char.replace(/[.+^${}()|\\\]]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, 'i');
-}
+/** Host globs: `*` and `?` stay inside one DNS label; `[!x]` negates as in shells. */
+const HOST_GLOB = { separator: '.', bangNegates: true } as const;
 
 /** Resolves a host name to addresses (tests inject one that maps names to loopback). */
 export type Resolve = (hostname: string) => Promise<readonly LookupAddress[]>;

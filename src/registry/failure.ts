@@ -1,6 +1,7 @@
 // Turns HTTP statuses and socket errors into RegistryErrors a user can act on (never with secrets).
 import { STATUS_CODES } from 'node:http';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
+import { splitHostPort } from '../reference/index.ts';
 import { ForbiddenAddressError, describeAddressClass, howToTrust } from './address.ts';
 
 /** The image and registry a failure is about, carried into every error. */
@@ -192,7 +193,7 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 }
 
 function hostOnly(hostPort: string): string {
-  return hostPort.startsWith('[') ? hostPort.slice(0, hostPort.indexOf(']') + 1) : (hostPort.split(':', 1)[0] ?? hostPort);
+  return splitHostPort(hostPort)?.host ?? hostPort;
 }
 
 function findInChain(error: unknown, test: (e: unknown) => boolean): unknown {

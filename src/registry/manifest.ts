@@ -22,9 +22,6 @@ const SCHEMA1_MEDIA_TYPES: ReadonlySet<string> = new Set([
   'text/plain',
 ]);
 
-/** Hex lengths of the digest algorithms OCI registers. */
-const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
-
 /** The media type without parameters, lower-cased; '' when absent. */
 export function mediaTypeOf(contentType: string | undefined): string {
   if (contentType === undefined) return '';
@@ -34,15 +31,6 @@ export function mediaTypeOf(contentType: string | undefined): string {
 /** True for the schema1 media types tagpin refuses. */
 export function isSchema1(mediaType: string): boolean {
   return SCHEMA1_MEDIA_TYPES.has(mediaType);
-}
-
-/** True when `digest` is `sha256:<64 lowercase hex>` or `sha512:<128 lowercase hex>`. */
-export function isValidDigest(digest: string): boolean {
-  const colon = digest.indexOf(':');
-  if (colon === -1) return false;
-  const length = DIGEST_HEX_LENGTH[digest.slice(0, colon)];
-  const hex = digest.slice(colon + 1);
-  return length !== undefined && hex.length === length && /^[a-f0-9]+$/.test(hex);
 }
 
 /** `<algorithm>:<hex>` of `bytes`; the algorithm must be one `isValidDigest` accepts. */

@@ -11,8 +11,8 @@ import {
   howToTrust,
   isLocalhostName,
   permits,
-  splitHostPort,
 } from './address.ts';
+import { splitHostPort } from '../reference/index.ts';
 import type { Reach, Resolve } from './address.ts';
 import { networkFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
@@ -85,7 +85,7 @@ export function createTransport(options: TransportOptions): Transport {
   const isInsecure = (hostPort: string): boolean => {
     const lower = hostPort.toLowerCase();
     // A listed host without a port covers every port of that host.
-    return insecure.has(lower) || insecure.has(splitHostPort(lower).host);
+    return insecure.has(lower) || insecure.has(splitHostPort(lower)?.host ?? lower);
   };
   const isAllowed = compileHostGlobs(options.allow);
   /** How far connections to a host may reach: its listing, not the address it happens to resolve to. */

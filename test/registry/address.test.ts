@@ -9,7 +9,6 @@ import {
   isForbiddenAddress,
   isLocalhostName,
   permits,
-  splitHostPort,
 } from '../../src/registry/address.ts';
 
 describe('classifyAddress', () => {
@@ -94,15 +93,6 @@ describe('isLocalhostName', () => {
   it('knows localhost and its subdomains, whatever the case', () => {
     for (const name of ['localhost', 'LocalHost', 'registry.localhost', 'localhost.']) assert.equal(isLocalhostName(name), true, name);
     for (const name of ['localhost.example.com', 'mylocalhost', '127.0.0.1']) assert.equal(isLocalhostName(name), false, name);
-  });
-});
-
-describe('splitHostPort', () => {
-  it('splits names, IPv4 and bracketed IPv6, lower-casing the host', () => {
-    assert.deepEqual(splitHostPort('Registry.Example.com:5000'), { host: 'registry.example.com', port: '5000' });
-    assert.deepEqual(splitHostPort('[::1]:5000'), { host: '[::1]', port: '5000' });
-    assert.deepEqual(splitHostPort('[::1]'), { host: '[::1]', port: undefined });
-    assert.deepEqual(splitHostPort('docker.io'), { host: 'docker.io', port: undefined });
   });
 });
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { checkManifestBody, isValidDigest, mediaTypeOf } from '../../src/registry/manifest.ts';
+import { checkManifestBody, mediaTypeOf } from '../../src/registry/manifest.ts';
+import { isValidDigest } from '../../src/reference/index.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const body = Buffer.from(`{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{},"layers":[]}`);
@@ -21,8 +22,8 @@ describe('isValidDigest', () => {
     assert.equal(isValidDigest(`sha512:${'0'.repeat(128)}`), true);
   });
 
-  it('rejects other algorithms, wrong lengths, uppercase and junk', () => {
-    for (const bad of [`sha256:${'A'.repeat(64)}`, `sha256:${'a'.repeat(63)}`, `md5:${'a'.repeat(32)}`, 'sha256:', 'nonsense', '']) {
+  it('rejects sha384 (not registered by OCI), other algorithms, wrong lengths, uppercase and junk', () => {
+    for (const bad of [`sha384:${'a'.repeat(96)}`, `sha256:${'A'.repeat(64)}`, `sha256:${'a'.repeat(63)}`, `md5:${'a'.repeat(32)}`, 'sha256:', 'nonsense', '']) {
       assert.equal(isValidDigest(bad), false, bad);
     }
   });

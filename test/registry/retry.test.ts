@@ -6,7 +6,7 @@ import { RegistryError } from '../../src/errors/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 import type { RegistryClientOptions, RegistryObserver, Resolver } from '../../src/registry/index.ts';
-import { SingleFlight } from '../../src/registry/cache.ts';
+import { SingleFlight } from '../../src/cache/index.ts';
 import { DEFAULT_RETRY, MIN_TRY_MS, backoff, retryPolicy, withRetries } from '../../src/registry/retry.ts';
 import type { RetryCause } from '../../src/registry/retry.ts';
 import { startRegistry } from '../support/registry.ts';

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SingleFlight, TtlCache, raceSignal } from '../../src/registry/cache.ts';
+import { SingleFlight, TtlCache } from '../../src/cache/index.ts';
+import { raceSignal } from '../../src/deadline/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 
 describe('TtlCache', () => {

@@ -1,4 +1,4 @@
-// A TTL cache with least-recently-used eviction, and single-flight sharing of work in progress.
+// The one bounded TTL cache (least-recently-used eviction) and single-flight sharing of work in progress.
 
 /** Entries live `ttlMs` and at most `maxEntries` are kept; the least recently used goes first. */
 export class TtlCache<V> {
@@ -101,6 +101,11 @@ export class SingleFlight<V> {
     return this.#flights.size;
   }
 
+  /** Whether a flight for `key` is in progress. */
+  has(key: string): boolean {
+    return this.#flights.has(key);
+  }
+
   #start(key: string, work: (budget: FlightBudget) => Promise<V>): Flight<V> {
     const controller = new AbortController();
     const deadlines: number[] = [];
@@ -119,28 +124,4 @@ export class SingleFlight<V> {
     this.#flights.set(key, flight);
     return flight;
   }
-}
-
-/**
- * Settles with `promise`, or rejects with `onAbort()` once `signal` aborts, whichever comes first.
- * The promise keeps running; the caller decides what leaving means.
- */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
-  if (signal.aborted) return Promise.reject(onAbort());
-  return new Promise<T>((resolve, reject) => {
-    const abort = (): void => {
-      reject(onAbort());
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', abort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }

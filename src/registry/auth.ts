@@ -1,0 +1,175 @@
+// Getting past a registry's auth: anonymous first, then each matching credential, answering Basic and Bearer challenges.
+import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
+import type { Credential } from '../credentials/index.ts';
+import { pickChallenge } from './challenge.ts';
+import type { AuthChallenge } from './challenge.ts';
+import { describeStatus } from './failure.ts';
+import type { FailureContext } from './failure.ts';
+import { fingerprint } from './fingerprint.ts';
+import { MANIFEST_ACCEPT } from './manifest.ts';
+import { TokenSource, basicAuthorization } from './token.ts';
+import type { Budget, HttpResponse, Send } from './transport.ts';
+
+/** Remembered challenges are per registry origin; this bounds them against hostile image lists. */
+const MAX_REMEMBERED_CHALLENGES = 1000;
+
+/** Marks an answer tagpin could not get past the registry's auth. */
+const REFUSED = Symbol('refused');
+
+/** Where a lookup goes, for auth and for errors. */
+export interface Target extends FailureContext {
+  readonly repository: string;
+  readonly tag: string;
+  /** `https://registry-1.docker.io`, `http://127.0.0.1:5000`. */
+  readonly origin: string;
+  readonly insecure: boolean;
+}
+
+/** The response that got past auth, with the Authorization that did it and whose credential it was. */
+export interface Negotiated {
+  readonly response: HttpResponse;
+  readonly authorization: string | undefined;
+  readonly fingerprint: string;
+}
+
+/** Sends requests through a registry's auth, remembering each origin's challenge and caching tokens. */
+export class Negotiator {
+  readonly #send: Send;
+  readonly #tokens: TokenSource;
+  readonly #challenges = new Map<string, AuthChallenge>();
+
+  constructor(send: Send) {
+    this.#send = send;
+    this.#tokens = new TokenSource(send);
+  }
+
+  clear(): void {
+    this.#tokens.clear();
+    this.#challenges.clear();
+  }
+
+  /**
+   * Sends `method` anonymously first, then with each matching credential in keyring order, answering
+   * Basic and Bearer challenges; returns the first response that is neither 401 nor 403.
+   */
+  async negotiate(
+    target: Target,
+    url: URL,
+    method: 'HEAD' | 'GET',
+    credentials: readonly Credential[],
+    budget: Budget,
+  ): Promise<{ readonly response: HttpResponse; readonly authorization: string | undefined; readonly fingerprint: string }> {
+    let challenge = this.#challenges.get(target.origin);
+    // Against a known Basic registry an anonymous try is a wasted round trip when credentials exist.
+    const skipAnonymous = challenge?.scheme === 'basic' && credentials.length > 0;
+    const attempts: readonly (Credential | undefined)[] = skipAnonymous ? credentials : [undefined, ...credentials];
+    const rejected: string[] = [];
+    let lastStatus = 401;
+    let sawChallenge = challenge !== undefined;
+
+    for (const credential of attempts) {
+      for (let round = 0; round < 2; round += 1) {
+        const authorization = challenge === undefined ? undefined : await this.#authorize(challenge, credential, target, budget);
+        if (authorization === REFUSED) break;
+        // Credentials only ever answer a challenge; without one they are not sent anywhere. And a
+        // second round that would send nothing new (anonymous against Basic) is a wasted request.
+        if (authorization === undefined && (credential !== undefined || round > 0)) break;
+        const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
+        if (authorization !== undefined) headers['authorization'] = authorization;
+        const response = await this.#send({ method, url, headers, context: target }, budget);
+        if (response.status !== 401 && response.status !== 403) {
+          return { response, authorization, fingerprint: fingerprint(credential) };
+        }
+        await response.body.dump();
+        lastStatus = response.status;
+        // Only the registry itself may ask for its credentials: a host it redirected to is not the
+        // registry they are for, and the realm such a host names is not the registry's.
+        if (response.url.origin !== url.origin) throw redirectedChallenge(target, response);
+        const next = pickChallenge(response.headers['www-authenticate']);
+        if (next !== undefined && !sameChallenge(next, challenge)) {
+          challenge = next;
+          sawChallenge = true;
+          this.#remember(target.origin, next);
+          continue;
+        }
+        break;
+      }
+      if (credential !== undefined) rejected.push(credential.source);
+    }
+    throw unauthorized(target, credentials, rejected, lastStatus, sawChallenge);
+  }
+
+  /** The Authorization header for `credential` under `challenge`; undefined when it has none to offer. */
+  async #authorize(
+    challenge: AuthChallenge,
+    credential: Credential | undefined,
+    target: Target,
+    budget: Budget,
+  ): Promise<string | undefined | typeof REFUSED> {
+    if (challenge.scheme === 'basic') return basicAuthorization(credential);
+    if (credential !== undefined && credential.identityToken === undefined && basicAuthorization(credential) === undefined) {
+      return undefined;
+    }
+    const outcome = await this.#tokens.token(
+      {
+        realm: challenge.realm,
+        service: challenge.service,
+        scope: `repository:${target.repository}:pull`,
+        credential,
+        insecureRegistry: target.insecure,
+        context: target,
+      },
+      budget,
+    );
+    return outcome.granted ? `Bearer ${outcome.token}` : REFUSED;
+  }
+
+  #remember(origin: string, challenge: AuthChallenge): void {
+    if (!this.#challenges.has(origin) && this.#challenges.size >= MAX_REMEMBERED_CHALLENGES) {
+      const oldest = this.#challenges.keys().next();
+      if (oldest.done !== true) this.#challenges.delete(oldest.value);
+    }
+    this.#challenges.set(origin, challenge);
+  }}
+
+/** A host the registry redirected to asked for credentials; none are sent to it or to a realm it names. */
+function redirectedChallenge(target: Target, response: HttpResponse): RegistryError {
+  return new RegistryError(
+    RegistryErrorCode.unauthorized,
+    `unauthorized: ${target.registry} redirected to ${response.url.host}, which answered ${describeStatus(response.status)}; credentials for ${target.registry} are not sent to another host`,
+    { image: target.image, registry: target.registry, status: response.status },
+  );
+}
+
+function sameChallenge(a: AuthChallenge, b: AuthChallenge | undefined): boolean {
+  if (b === undefined || a.scheme !== b.scheme || a.realm !== b.realm) return false;
+  return a.scheme === 'basic' || b.scheme === 'basic' || a.service === b.service;
+}
+
+function unauthorized(
+  target: Target,
+  credentials: readonly Credential[],
+  rejected: readonly string[],
+  status: number,
+  sawChallenge: boolean,
+): RegistryError {
+  const fields = { image: target.image, registry: target.registry, status };
+  const code = status === 403 ? RegistryErrorCode.denied : RegistryErrorCode.unauthorized;
+  if (!sawChallenge) {
+    return new RegistryError(
+      code,
+      `unauthorized: ${target.registry} answered ${describeStatus(status)} without a Basic or Bearer challenge`,
+      fields,
+    );
+  }
+  if (credentials.length === 0) {
+    return new RegistryError(code, `unauthorized: no credentials matched ${target.registry}`, fields);
+  }
+  const sources = [...new Set(rejected.length > 0 ? rejected : credentials.map((c) => c.source))];
+  return new RegistryError(
+    code,
+    `unauthorized: credentials from ${sources.join(', ')} were rejected by ${target.registry}`,
+    fields,
+  );
+}
+
