@@ -25,6 +25,26 @@ export default tseslint.config(
     },
   },
   {
+    // Folders talk through their index: another folder's insides (types included) are not imported.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./[^/]+/(?!index\\.ts$)[^/]+$',
+              message: "import another folder through its index.ts (add the export there); only a folder's own files import each other directly",
+            },
+            { regex: '^\\.\\./[^/]+/.+/', message: 'import another folder through its index.ts, never a path inside it' },
+            // src/main.ts: the entry point wires folders through their indexes too.
+            { regex: '^\\./[^/]+/(?!index\\.ts$)', message: 'import a folder through its index.ts' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

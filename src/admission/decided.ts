@@ -1,6 +1,6 @@
 // The outcome of one webhook's decision, before it is encoded as a response.
 import type { AuditImage, Decision } from '../audit/index.ts';
-import type { ReplaceOperation } from '../workload/types.ts';
+import type { ReplaceOperation } from '../workload/index.ts';
 
 /** What a webhook decided about one request. */
 export interface Decided {

@@ -9,6 +9,9 @@ import { validate } from './validate.ts';
 import { boundWarnings } from './warnings.ts';
 
 export type * from './types.ts';
+export type * from './ports.ts';
+export { resolveAll } from './resolve.ts';
+export type { BatchOptions } from './resolve.ts';
 export type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, AdmissionVersion } from './review.ts';
 export { ADMISSION_VERSIONS, decodeReview } from './review.ts';
 export { keptPinnedValue } from './mutate.ts';

@@ -1,17 +1,16 @@
 // /mutate: pins every image tag of a request to its digest, within the lookup deadline.
 import type { AuditImage } from '../audit/index.ts';
 import { SUPPORTED_KINDS } from '../config/index.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../config/index.ts';
 import { mergeKeyrings } from '../credentials/index.ts';
-import type { Keyring } from '../credentials/types.ts';
 import { RegistryError, RegistryErrorCode, describeError } from '../errors/index.ts';
 import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
 import { formatPinned, parseReference } from '../reference/index.ts';
-import type { ImageReference } from '../reference/types.ts';
-import { resolveAll } from '../registry/index.ts';
-import type { ResolvedImage } from '../registry/types.ts';
+import type { ImageReference } from '../reference/index.ts';
+import type { Keyring, ResolvedImage } from './ports.ts';
+import { resolveAll } from './resolve.ts';
 import { podSpecOf, replaceImage } from '../workload/index.ts';
-import type { ReplaceOperation } from '../workload/types.ts';
+import type { ReplaceOperation } from '../workload/index.ts';
 import { beforeDeadline } from '../deadline/index.ts';
 import { admitted, plural, type Decided } from './decided.ts';
 import type { AdmissionRequest } from './review.ts';

@@ -1,6 +1,6 @@
 // AdmissionReview decoding and encoding (admission.k8s.io v1, and v1beta1 answered in kind).
 import { InputError } from '../errors/index.ts';
-import type { ReplaceOperation } from '../workload/types.ts';
+import type { ReplaceOperation } from '../workload/index.ts';
 
 /** AdmissionReview API versions tagpin accepts; the answer uses the version of the request. */
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;

@@ -1,6 +1,6 @@
 // Which image fields of a request the webhooks act on, and which an UPDATE leaves as they were.
 import { listImages, getAtPointer } from '../workload/index.ts';
-import type { ImageField } from '../workload/types.ts';
+import type { ImageField } from '../workload/index.ts';
 import type { AdmissionRequest } from './review.ts';
 
 /** An image field with what the old object held at the same path. */

@@ -1,7 +1,7 @@
 // /validate: judges every image of a request by the policy and denies, warns or only records.
 import type { AuditImage } from '../audit/index.ts';
 import { SUPPORTED_KINDS } from '../config/index.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../config/index.ts';
 import { isNamespaceExcluded, validateImage } from '../policy/index.ts';
 import { admitted, plural, type Decided } from './decided.ts';
 import type { AdmissionRequest } from './review.ts';

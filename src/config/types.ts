@@ -1,5 +1,5 @@
 // The shape of tagpin's configuration file (DESIGN.md "Contract: configuration").
-import type { OutputFormat } from '../reference/types.ts';
+import type { OutputFormat } from '../reference/index.ts';
 
 /** Kinds whose pod templates tagpin knows how to walk. */
 export const SUPPORTED_KINDS = [

@@ -88,6 +88,21 @@ export class RegistryError extends TagpinError {
     super(code, message, fields);
     this.retryAfterSeconds = fields.retryAfterSeconds;
   }
+
+  /**
+   * The same failure about `image` as its caller wrote it: a remembered or coalesced lookup may
+   * have started for another spelling of the same reference.
+   */
+  forImage(image: string, registry: string): RegistryError {
+    if (this.image === image) return this;
+    return new RegistryError(this.code, this.message, {
+      image,
+      registry: this.registry ?? registry,
+      ...(this.status === undefined ? {} : { status: this.status }),
+      ...(this.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: this.retryAfterSeconds }),
+      cause: this.cause ?? this,
+    });
+  }
 }
 
 /** One line for a person: the message, plus the cause's message when it adds something. */

@@ -1,8 +1,8 @@
 // Pull credentials of a pod from the cluster: its imagePullSecrets, then its service account's.
 import type { KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import type { PullCredentialRequest, PullCredentialSource } from '../admission/types.ts';
+import type { PullCredentialRequest, PullCredentialSource } from '../admission/index.ts';
 import { emptyKeyring, mergeKeyrings } from '../credentials/index.ts';
-import type { Keyring } from '../credentials/types.ts';
+import type { Keyring } from '../credentials/index.ts';
 import { ConfigError } from '../errors/index.ts';
 import { createKubeReader } from './api.ts';
 import type { KubeReader } from './api.ts';

@@ -1,6 +1,6 @@
 // Shapes of the Kubernetes pull-credential source's options, observer events and read outcomes.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Keyring } from '../credentials/types.ts';
+import type { Keyring } from '../credentials/index.ts';
 
 /** The two kinds of object the source reads. */
 export type KubeObjectKind = 'secret' | 'serviceaccount';

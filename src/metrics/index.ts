@@ -1,6 +1,6 @@
 // Prometheus metrics of the webhook on a private prom-client registry, names prefixed `tagpin_`.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RegistryObserver } from '../registry/types.ts';
+import type { RegistryObserver } from '../registry/index.ts';
 import type { Decision, Webhook } from '../audit/index.ts';
 
 /** Counters and histograms the server updates, plus the registry they are exposed from. */

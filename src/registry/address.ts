@@ -1,10 +1,7 @@
-// Which hosts tagpin may contact, how (HTTP or HTTPS), and the address guard run inside DNS lookup.
-import { lookup as dnsLookup } from 'node:dns/promises';
-import type { LookupAddress } from 'node:dns';
+// What an address is to the guard (public, private, forbidden) and what each listing lets a host reach.
+import ipaddr from 'ipaddr.js';
 import { BlockList, isIP } from 'node:net';
-import type { LookupFunction } from 'node:net';
-import { compileGlob, globMatches } from '../glob/index.ts';
-import { splitHostPort, stripBrackets } from '../reference/index.ts';
+import { stripBrackets } from '../reference/index.ts';
 
 /**
  * What an address is, for the guard:
@@ -108,80 +105,14 @@ function embeddedIpv4(address: string): string | undefined {
 
 /** The eight 16-bit words of a valid IPv6 literal (zone dropped), or undefined. */
 function ipv6Words(address: string): readonly number[] | undefined {
-  let text = address.split('%', 1)[0] ?? address;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  const last = text.slice(lastColon + 1);
-  if (last.includes('.')) {
-    const octets = last.split('.').map(Number);
-    const [a = 0, b = 0, c = 0, d = 0] = octets;
-    tail.push((a << 8) | b, (c << 8) | d);
-    text = `${text.slice(0, lastColon + 1)}0`; // placeholder word, removed below
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const parse = (part: string | undefined): number[] =>
-    part === undefined || part === '' ? [] : part.split(':').map((word) => Number.parseInt(word, 16));
-  let head = parse(halves[0]);
-  let rest = halves.length === 2 ? parse(halves[1]) : [];
-  if (tail.length > 0) {
-    if (halves.length === 2) rest = rest.slice(0, -1);
-    else head = head.slice(0, -1);
-  }
-  const fill = 8 - head.length - rest.length - tail.length;
-  if (halves.length === 1 && fill !== 0) return undefined;
-  if (fill < 0) return undefined;
-  const words = [...head, ...Array<number>(halves.length === 2 ? fill : 0).fill(0), ...rest, ...tail];
-  return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : undefined;
-}
-
-/** Tests a `host[:port]` against a list of host globs. */
-export type HostMatcher = (hostPort: string) => boolean;
-
-/**
- * Compiles host globs (`*.example.com`, `127.0.0.1:5000`, `registry-[ab].corp`): `*` matches within
- * one DNS label, `?` one character, `[...]` a class. A glob without a port matches the host on any
- * port; a glob with one matches that port only. Comparison ignores case.
- */
-export function compileHostGlobs(globs: readonly string[]): HostMatcher {
-  const patterns = globs.flatMap((text) => {
-    const split = splitHostPort(text.toLowerCase());
-    const host = split === undefined ? undefined : compileGlob(split.host, HOST_GLOB);
-    const port = split?.port === undefined ? undefined : compileGlob(split.port, HOST_GLOB);
-    // A malformed glob matches nothing (config validation refuses it before it gets here).
-    if (host === undefined || (split?.port !== undefined && port === undefined)) return [];
-    return [{ host, port }];
+  // ipaddr.js reads a dotted IPv4 tail only after ::ffff:, so give it the tail as two hex words.
+  const hex = address.replace(/:(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, (tail, a: string, b: string, c: string, d: string) => {
+    const octets = [a, b, c, d].map(Number);
+    if (octets.some((o) => o > 255)) return tail;
+    const [w, x, y, z] = octets as [number, number, number, number];
+    return `:${((w << 8) | x).toString(16)}:${((y << 8) | z).toString(16)}`;
   });
-  return (hostPort) => {
-    const split = splitHostPort(hostPort.toLowerCase());
-    if (split === undefined) return false;
-    const { host, port } = split;
-    return patterns.some(
-      (pattern) => globMatches(pattern.host, host) && (pattern.port === undefined || (port !== undefined && globMatches(pattern.port, port))),
-    );
-  };
-}
-
-/** Host globs: `*` and `?` stay inside one DNS label; `[!x]` negates as in shells. */
-const HOST_GLOB = { separator: '.', bangNegates: true } as const;
-
-/** Resolves a host name to addresses (tests inject one that maps names to loopback). */
-export type Resolve = (hostname: string) => Promise<readonly LookupAddress[]>;
-
-/** Raised inside DNS lookup when a name resolves where its listing does not let it go. */
-export class ForbiddenAddressError extends Error {
-  readonly hostname: string;
-  readonly address: string;
-  /** `forbidden` (link-local, metadata) or `private` (loopback, private ranges). */
-  readonly addressClass: Exclude<AddressClass, 'public'>;
-
-  constructor(hostname: string, address: string, addressClass: Exclude<AddressClass, 'public'>) {
-    super(`${hostname} resolves to ${address}, ${describeAddressClass(addressClass)}`);
-    this.name = 'ForbiddenAddressError';
-    this.hostname = hostname;
-    this.address = address;
-    this.addressClass = addressClass;
-  }
+  return ipaddr.IPv6.isValid(hex) ? ipaddr.IPv6.parse(hex).parts : undefined;
 }
 
 /** `a link-local or cloud metadata address`, `a loopback or private address`. */
@@ -192,50 +123,4 @@ export function describeAddressClass(addressClass: Exclude<AddressClass, 'public
 /** What to list to open an address class to a host, for messages. */
 export function howToTrust(addressClass: Exclude<AddressClass, 'public'>): string {
   return addressClass === 'forbidden' ? 'list it in registries.allow to trust it' : 'list it in registries.allow or registries.insecure to trust it';
-}
-
-/**
- * A `net.connect` lookup that refuses names resolving to an address `reach` does not permit; every
- * address of the answer is checked, not only the first. The check runs on the very addresses the
- * socket connects to, so a name that answers differently on a second query (DNS rebinding) cannot
- * slip past it. `localhost` and `*.localhost` count as loopback whatever the resolver says.
- */
-export function createGuardedLookup(resolve: Resolve | undefined, reach: Reach): LookupFunction {
-  const resolveAll: Resolve = resolve ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
-  return (hostname, options, callback) => {
-    resolveAll(hostname).then(
-      (found) => {
-        const wanted = options.family === 4 || options.family === 6 ? found.filter((a) => a.family === options.family) : found;
-        const first = wanted[0];
-        if (first === undefined) {
-          callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }), '', 0);
-          return;
-        }
-        const refused = refusal(hostname, wanted, reach);
-        if (refused !== undefined) {
-          callback(refused, '', 0);
-          return;
-        }
-        if (options.all === true) {
-          callback(null, [...wanted]);
-        } else {
-          callback(null, first.address, first.family);
-        }
-      },
-      (error: unknown) => {
-        callback(error instanceof Error ? error : new Error(String(error)), '', 0);
-      },
-    );
-  };
-}
-
-/** The error for the first address `reach` does not permit, forbidden ones reported first. */
-function refusal(hostname: string, found: readonly LookupAddress[], reach: Reach): ForbiddenAddressError | undefined {
-  const classes = found.map((a) => ({ address: a.address, found: classifyAddress(a.address) ?? 'forbidden' }));
-  if (isLocalhostName(hostname)) classes.push({ address: 'loopback', found: 'private' });
-  for (const wanted of ['forbidden', 'private'] as const) {
-    const hit = classes.find((c) => c.found === wanted && !permits(reach, c.found));
-    if (hit !== undefined) return new ForbiddenAddressError(hostname, hit.address, wanted);
-  }
-  return undefined;
 }

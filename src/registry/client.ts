@@ -6,10 +6,10 @@ import type { FlightBudget } from '../cache/index.ts';
 import { deadlineSignal, raceSignal } from '../deadline/index.ts';
 import { registryApiHost } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
-import { compileHostGlobs } from './address.ts';
+import { compileHostGlobs } from './host-globs.ts';
 import { Negotiator } from './auth.ts';
 import type { Target } from './auth.ts';
-import { isTransientFailure, relabel, statusFailure } from './failure.ts';
+import { isTransientFailure, statusFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
 import type { Learned } from './fetch.ts';
@@ -98,7 +98,7 @@ export class RegistryClient implements Resolver {
     const failed = this.#failures.get(flightKey);
     if (failed !== undefined) {
       this.#observer?.onCache?.('negative');
-      throw relabel(failed, ref.original, ref.registry);
+      throw failed.forImage(ref.original, ref.registry);
     }
 
     const deadline = deadlineSignal(options.deadline, options.signal);
@@ -138,7 +138,7 @@ export class RegistryClient implements Resolver {
       return answer(learned, ticket.joined ? 'coalesced' : 'registry');
     } catch (error) {
       // A joined flight may have been started for another spelling of this reference.
-      throw error instanceof RegistryError ? relabel(error, ref.original, ref.registry) : error;
+      throw error instanceof RegistryError ? error.forImage(ref.original, ref.registry) : error;
     } finally {
       ticket.leave();
     }

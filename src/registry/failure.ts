@@ -2,7 +2,8 @@
 import { STATUS_CODES } from 'node:http';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { splitHostPort } from '../reference/index.ts';
-import { ForbiddenAddressError, describeAddressClass, howToTrust } from './address.ts';
+import { describeAddressClass, howToTrust } from './address.ts';
+import { ForbiddenAddressError } from './guard.ts';
 
 /** The image and registry a failure is about, carried into every error. */
 export interface FailureContext {
@@ -91,21 +92,6 @@ export function bodyFailure(error: unknown, host: string, what: string, context:
   });
 }
 
-/**
- * The same failure told about `image`, the reference as this caller wrote it: one lookup serves every
- * spelling of a reference (`nginx`, `docker.io/library/nginx:latest`), and a remembered failure every
- * later caller.
- */
-export function relabel(error: RegistryError, image: string, registry: string): RegistryError {
-  if (error.image === image) return error;
-  return new RegistryError(error.code, error.message, {
-    image,
-    registry: error.registry ?? registry,
-    ...(error.status === undefined ? {} : { status: error.status }),
-    ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
-    cause: error.cause ?? error,
-  });
-}
 
 /** `429 Too Many Requests`. */
 export function describeStatus(status: number): string {

@@ -1,6 +1,6 @@
 // Stable, non-reversible identities for credentials, used to scope cached digests and tokens.
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Credential } from '../credentials/types.ts';
+import type { Credential } from '../credentials/index.ts';
 
 /** The fingerprint of "no credentials". */
 export const ANONYMOUS = 'anonymous';

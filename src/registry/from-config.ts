@@ -1,9 +1,9 @@
 // Builds the registry client and the configured credentials from `registries.*` and `cache.*`,
 // reading the files those keys name; shared by the CLI and the server.
 import { readSettingFile } from '../config/index.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../config/index.ts';
 import { emptyKeyring, parseDockerConfig } from '../credentials/index.ts';
-import type { Keyring } from '../credentials/types.ts';
+import type { Keyring } from '../credentials/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { RegistryClient } from './client.ts';
 import type { RegistryObserver, Resolver } from './types.ts';

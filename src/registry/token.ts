@@ -1,6 +1,6 @@
 // Bearer tokens from a registry's token realm: anonymous, Basic or identity-token grants, cached until near expiry.
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
-import type { Credential } from '../credentials/types.ts';
+import type { Credential } from '../credentials/index.ts';
 import { bodyFailure, describeStatus, parseRetryAfter } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { fingerprint } from './fingerprint.ts';

@@ -3,17 +3,12 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
-import {
-  classifyAddress,
-  compileHostGlobs,
-  createGuardedLookup,
-  describeAddressClass,
-  howToTrust,
-  isLocalhostName,
-  permits,
-} from './address.ts';
 import { splitHostPort } from '../reference/index.ts';
-import type { Reach, Resolve } from './address.ts';
+import { classifyAddress, describeAddressClass, howToTrust, isLocalhostName, permits } from './address.ts';
+import type { Reach } from './address.ts';
+import { createGuardedLookup } from './guard.ts';
+import type { Resolve } from './guard.ts';
+import { compileHostGlobs } from './host-globs.ts';
 import { networkFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import type { RegistryObserver } from './types.ts';

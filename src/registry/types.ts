@@ -1,30 +1,7 @@
 // Shapes of the registry client's inputs, outputs and observers.
-import type { ImageReference } from '../reference/types.ts';
-import type { Keyring } from '../credentials/types.ts';
 import type { LookupAddress } from 'node:dns';
 
-/** The digest a tag resolved to. */
-export interface ResolvedImage {
-  /** `sha256:<hex>` of the manifest the tag names (the index digest for multi-arch images). */
-  readonly digest: string;
-  /** Media type of that manifest, parameters stripped. */
-  readonly mediaType: string;
-  /** Normalized registry host (`docker.io`, `127.0.0.1:5000`). */
-  readonly registry: string;
-  readonly repository: string;
-  readonly tag: string;
-  /** How the answer was obtained: from the registry, from cache, or by joining a lookup in flight. */
-  readonly source: 'registry' | 'cache' | 'coalesced';
-}
-
-/** Per-lookup options. */
-export interface LookupOptions {
-  /** Absolute deadline in epoch milliseconds; the lookup fails with a timeout error past it. */
-  readonly deadline: number;
-  /** Credentials that this request may use (its pull secrets and the configured docker config). */
-  readonly keyring?: Keyring;
-  readonly signal?: AbortSignal;
-}
+export type { LookupOptions, ResolvedImage, Resolver } from '../admission/index.ts';
 
 /** Events the client reports so metrics can count them without the client knowing prom-client. */
 export interface RegistryObserver {
@@ -40,17 +17,6 @@ export interface RegistryObserver {
    * (0 when no response arrived, e.g. connection refused or reset).
    */
   onRetry?(event: { readonly registry: string; readonly method: string; readonly status: number; readonly delayMs: number }): void;
-}
-
-/** Resolves tags to digests. */
-export interface Resolver {
-  /**
-   * Resolves `ref` (which must carry a tag, or is treated as `latest`) to its digest.
-   * Rejects with a `RegistryError` naming the image, the registry and the cause.
-   */
-  resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage>;
-  /** Closes keep-alive pools. */
-  close(): Promise<void>;
 }
 
 /** Options of `createRegistryClient`. */

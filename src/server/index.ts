@@ -6,7 +6,7 @@ import type { Server as NetServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { handleReview, type AdmissionDeps, type PullCredentialSource } from '../admission/index.ts';
 import { createAuditLog } from '../audit/index.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { openRegistryAccess } from '../registry/index.ts';

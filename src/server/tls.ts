@@ -2,7 +2,7 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { readSettingFile } from '../config/index.ts';
-import type { ServerConfig } from '../config/types.ts';
+import type { ServerConfig } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 
 /** PEM key and certificate (chain) the HTTPS server presents. */

@@ -6,7 +6,7 @@ import { createKubeCredentialSource } from '../../src/kube/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 import type { Resolver } from '../../src/registry/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
-import type { PullCredentialSource } from '../../src/admission/types.ts';
+import type { PullCredentialSource } from '../../src/admission/index.ts';
 import { RegistryErrorCode } from '../../src/errors/index.ts';
 import { requireRegistryBinary, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';

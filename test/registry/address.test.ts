@@ -1,15 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
-import {
-  ForbiddenAddressError,
-  classifyAddress,
-  compileHostGlobs,
-  createGuardedLookup,
-  isForbiddenAddress,
-  isLocalhostName,
-  permits,
-} from '../../src/registry/address.ts';
+import { classifyAddress, isForbiddenAddress, isLocalhostName, permits } from '../../src/registry/address.ts';
+import { ForbiddenAddressError, createGuardedLookup } from '../../src/registry/guard.ts';
+import { compileHostGlobs } from '../../src/registry/host-globs.ts';
 
 describe('classifyAddress', () => {
   it('calls link-local and cloud metadata addresses forbidden, in any notation', () => {

@@ -1,0 +1,68 @@
+// Resolving a batch of references through the Resolver port: one lookup per distinct name, in parallel, failures as values.
+import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
+import type { ImageReference } from '../reference/index.ts';
+import type { LookupOptions, ResolvedImage, Resolver } from './ports.ts';
+
+/** How a batch is paced. */
+export interface BatchOptions extends LookupOptions {
+  /** Lookups in flight at once. @default all of them */
+  readonly concurrency?: number;
+  /**
+   * Each lookup's own budget, counted from when it starts (the CLI's `resolve.timeoutMs`): a budget
+   * that started with the batch would be spent waiting behind the concurrency limit. Capped by `deadline`.
+   */
+  readonly perLookupMs?: number;
+}
+
+/**
+ * Resolves every distinct reference in `refs` (`nginx` and `docker.io/library/nginx:latest` are one
+ * lookup). The map is keyed by `ref.original`; failures are RegistryErrors naming that spelling, never thrown.
+ */
+export async function resolveAll(
+  resolver: Resolver,
+  refs: readonly ImageReference[],
+  options: BatchOptions,
+): Promise<ReadonlyMap<string, ResolvedImage | RegistryError>> {
+  const byName = new Map<string, ImageReference>();
+  for (const ref of refs) {
+    const name = nameOf(ref);
+    if (!byName.has(name)) byName.set(name, ref);
+  }
+  const queue = [...byName];
+  const outcomes = new Map<string, ResolvedImage | RegistryError>();
+  const { concurrency, perLookupMs, ...lookup } = options;
+  const worker = async (): Promise<void> => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const [name, ref] = next;
+      const deadline = perLookupMs === undefined ? lookup.deadline : Math.min(lookup.deadline, Date.now() + perLookupMs);
+      try {
+        outcomes.set(name, await resolver.resolve(ref, { ...lookup, deadline }));
+      } catch (error) {
+        outcomes.set(name, asRegistryError(error, ref));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency ?? queue.length, queue.length)) }, worker));
+
+  const results = new Map<string, ResolvedImage | RegistryError>();
+  for (const ref of refs) {
+    const outcome = outcomes.get(nameOf(ref));
+    if (outcome === undefined || results.has(ref.original)) continue;
+    results.set(ref.original, outcome instanceof RegistryError ? outcome.forImage(ref.original, ref.registry) : outcome);
+  }
+  return results;
+}
+
+function nameOf(ref: ImageReference): string {
+  return `${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`;
+}
+
+function asRegistryError(error: unknown, ref: ImageReference): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new RegistryError(RegistryErrorCode.badResponse, `looking up ${ref.original} failed: ${message}`, {
+    image: ref.original,
+    registry: ref.registry,
+    cause: error,
+  });
+}
