@@ -1,10 +1,9 @@
 // /mutate: pins every image tag of a request to its digest, within the lookup deadline.
 import type { AuditImage } from '../audit/index.ts';
-import { SUPPORTED_KINDS } from '../config/index.ts';
 import type { Config } from '../config/index.ts';
 import { mergeKeyrings } from '../credentials/index.ts';
 import { RegistryError, RegistryErrorCode, describeError } from '../errors/index.ts';
-import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
+import { planMutation } from '../policy/index.ts';
 import { formatPinned, parseReference } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
 import type { Keyring, ResolvedImage } from './ports.ts';
@@ -14,7 +13,7 @@ import type { ReplaceOperation } from '../workload/index.ts';
 import { beforeDeadline } from '../deadline/index.ts';
 import { admitted, plural, type Decided } from './decided.ts';
 import type { AdmissionRequest } from './review.ts';
-import { scopeFields, showImage, type ScopedField } from './scope.ts';
+import { gate, scopeFields, showImage, type ScopedField } from './scope.ts';
 import type { AdmissionDeps } from './types.ts';
 
 /**
@@ -43,13 +42,10 @@ interface Failure {
  */
 export async function mutate(request: AdmissionRequest, deps: AdmissionDeps, startedAt: number): Promise<Decided> {
   const { config } = deps;
-  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return admitted([]);
-  if (!(SUPPORTED_KINDS as readonly string[]).includes(request.kind)) {
-    return admitted([], [`tagpin does not read images of kind ${request.kind}; admitted unchanged`]);
-  }
-
+  const gated = gate(request, config);
+  if (gated?.admit === 'untouched') return admitted([], gated.warnings);
   const scoped = scopeFields(request);
-  const skipAll = skipReason(request, config);
+  const skipAll = gated?.reason ?? skipReason(request, config);
   if (skipAll !== undefined) return admitted(scoped.map((s) => record(s, { verdict: 'excluded', reason: skipAll })));
 
   const inScope = scoped.filter((s) => s.unchanged === undefined);
@@ -129,7 +125,6 @@ export async function mutate(request: AdmissionRequest, deps: AdmissionDeps, sta
 /** Why the whole object is left alone, or undefined when it is mutated. */
 function skipReason(request: AdmissionRequest, config: Config): string | undefined {
   if (!config.mutate.enabled) return 'mutate.enabled is false';
-  if (isNamespaceExcluded(request.namespace, config.exclude)) return `namespace ${request.namespace} is excluded`;
   if (!(config.mutate.kinds as readonly string[]).includes(request.kind)) return `kind ${request.kind} is not in mutate.kinds`;
   return undefined;
 }

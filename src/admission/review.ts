@@ -1,6 +1,7 @@
 // AdmissionReview decoding and encoding (admission.k8s.io v1, and v1beta1 answered in kind).
 import { InputError } from '../errors/index.ts';
 import type { ReplaceOperation } from '../workload/index.ts';
+import { isRecord } from '../json/index.ts';
 
 /** AdmissionReview API versions tagpin accepts; the answer uses the version of the request. */
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
@@ -56,7 +57,7 @@ export interface AdmissionReviewResponse {
  * @throws InputError with one line naming the field and the rule it breaks
  */
 export function decodeReview(body: unknown): AdmissionRequest {
-  if (!isObject(body)) throw new InputError('body is not an AdmissionReview: expected a JSON object');
+  if (!isRecord(body)) throw new InputError('body is not an AdmissionReview: expected a JSON object');
   if (body['kind'] !== 'AdmissionReview') {
     throw new InputError(`body is not an AdmissionReview: kind must be "AdmissionReview" (got ${show(body['kind'])})`);
   }
@@ -65,14 +66,14 @@ export function decodeReview(body: unknown): AdmissionRequest {
     throw new InputError(`apiVersion must be one of ${ADMISSION_VERSIONS.join(', ')} (got ${show(apiVersion)})`);
   }
   const request = body['request'];
-  if (!isObject(request)) throw new InputError('request is missing: an AdmissionReview to answer needs request');
+  if (!isRecord(request)) throw new InputError('request is missing: an AdmissionReview to answer needs request');
 
   const uid = request['uid'];
   if (uid === undefined || uid === null || uid === '') throw new InputError('request.uid is missing');
   if (typeof uid !== 'string') throw new InputError(`request.uid must be a string (got ${show(uid)})`);
 
   const kindObject = request['kind'];
-  const kind = isObject(kindObject) ? kindObject['kind'] : undefined;
+  const kind = isRecord(kindObject) ? kindObject['kind'] : undefined;
   if (typeof kind !== 'string' || kind === '') {
     throw new InputError(`request.kind.kind is missing: expected the object's kind, e.g. {"kind":"Pod"}`);
   }
@@ -83,7 +84,7 @@ export function decodeReview(body: unknown): AdmissionRequest {
   }
 
   const object = request['object'] ?? null;
-  if ((operation === 'CREATE' || operation === 'UPDATE') && !isObject(object)) {
+  if ((operation === 'CREATE' || operation === 'UPDATE') && !isRecord(object)) {
     throw new InputError(
       object === null
         ? `request.object is missing (required for ${operation})`
@@ -94,13 +95,13 @@ export function decodeReview(body: unknown): AdmissionRequest {
   const subResource = optionalString(request, 'subResource');
   const namespace = optionalString(request, 'namespace');
   const userInfo = request['userInfo'];
-  const user = isObject(userInfo) ? optionalString(userInfo, 'username', 'request.userInfo.username') : '';
+  const user = isRecord(userInfo) ? optionalString(userInfo, 'username', 'request.userInfo.username') : '';
   const dryRun = request['dryRun'];
   if (dryRun !== undefined && dryRun !== null && typeof dryRun !== 'boolean') {
     throw new InputError(`request.dryRun must be a boolean (got ${show(dryRun)})`);
   }
-  const metadata = isObject(object) ? object['metadata'] : undefined;
-  const metadataName = isObject(metadata) && typeof metadata['name'] === 'string' ? metadata['name'] : '';
+  const metadata = isRecord(object) ? object['metadata'] : undefined;
+  const metadataName = isRecord(metadata) && typeof metadata['name'] === 'string' ? metadata['name'] : '';
 
   return {
     apiVersion,
@@ -128,9 +129,6 @@ export function encodePatch(operations: readonly ReplaceOperation[]): string {
 }
 
 /** True for a JSON object (not an array, not null). */
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isVersion(value: unknown): value is AdmissionVersion {
   return typeof value === 'string' && (ADMISSION_VERSIONS as readonly string[]).includes(value);

@@ -1,5 +1,7 @@
 // Which image fields of a request the webhooks act on, and which an UPDATE leaves as they were.
-import { listImages, getAtPointer } from '../workload/index.ts';
+import type { Config } from '../config/index.ts';
+import { isNamespaceExcluded } from '../policy/index.ts';
+import { getAtPointer, isSupportedKind, listImages } from '../workload/index.ts';
 import type { ImageField } from '../workload/index.ts';
 import type { AdmissionRequest } from './review.ts';
 
@@ -13,6 +15,23 @@ export interface ScopedField {
 }
 
 const EPHEMERAL_SUBRESOURCE = 'ephemeralcontainers';
+
+/**
+ * What both webhooks do before looking at images: `untouched` for operations and kinds tagpin does
+ * not read (with a warning for the kind), `excluded` for a namespace in `exclude.namespaces`, and
+ * undefined for a request to judge. The one place the namespace exclusion is checked for admission.
+ */
+export function gate(
+  request: AdmissionRequest,
+  config: Config,
+): { readonly admit: 'untouched'; readonly warnings: readonly string[] } | { readonly admit: 'excluded'; readonly reason: string } | undefined {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return { admit: 'untouched', warnings: [] };
+  if (!isSupportedKind(request.kind)) {
+    return { admit: 'untouched', warnings: [`tagpin does not read images of kind ${request.kind}; admitted unchanged`] };
+  }
+  if (isNamespaceExcluded(request.namespace, config.exclude)) return { admit: 'excluded', reason: `namespace ${request.namespace} is excluded` };
+  return undefined;
+}
 
 /**
  * The image fields of the request's object. Empty strings are skipped: workload templates may

@@ -1,24 +1,21 @@
 // /validate: judges every image of a request by the policy and denies, warns or only records.
 import type { AuditImage } from '../audit/index.ts';
-import { SUPPORTED_KINDS } from '../config/index.ts';
 import type { Config } from '../config/index.ts';
-import { isNamespaceExcluded, validateImage } from '../policy/index.ts';
+import { validateImage } from '../policy/index.ts';
 import { admitted, plural, type Decided } from './decided.ts';
 import type { AdmissionRequest } from './review.ts';
-import { scopeFields, showImage } from './scope.ts';
+import { gate, scopeFields, showImage } from './scope.ts';
 
 /**
  * Decides a /validate request. An image that an UPDATE does not change is judged, but never
  * denied: the update is harmless to it, so a violation there is only warned about.
  */
 export function validate(request: AdmissionRequest, config: Config): Decided {
-  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return admitted([]);
-  if (!(SUPPORTED_KINDS as readonly string[]).includes(request.kind)) {
-    return admitted([], [`tagpin does not read images of kind ${request.kind}; admitted unchanged`]);
-  }
+  const gated = gate(request, config);
+  if (gated?.admit === 'untouched') return admitted([], gated.warnings);
   const scoped = scopeFields(request);
-  if (isNamespaceExcluded(request.namespace, config.exclude)) {
-    const reason = `namespace ${request.namespace} is excluded`;
+  if (gated?.admit === 'excluded') {
+    const { reason } = gated;
     return admitted(scoped.map((s) => ({ path: s.field.path, image: showImage(s.field.value), verdict: 'excluded', reason })));
   }
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 /** Which webhook made the decision. */
 export type Webhook = 'mutate' | 'validate';
 
-/** The outcome of one admission (DESIGN.md "Contract: audit log"). */
+/** The outcome of one admission (docs/contract.md, "Audit log"). */
 export type Decision = 'allowed' | 'patched' | 'denied' | 'warned';
 
 /**

@@ -9,7 +9,7 @@ import { ExitCode } from './errors.ts';
 import type { CliIo } from './io.ts';
 import { parseManifest, readSources } from './manifests.ts';
 
-/** One finding of `check -o json` (DESIGN.md "Contract: command line"); absent parts are null. */
+/** One finding of `check -o json` (docs/contract.md, "Command line"); absent parts are null. */
 export interface CheckRecord {
   readonly file: string;
   readonly kind: string;

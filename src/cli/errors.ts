@@ -1,7 +1,7 @@
 // How the command line turns errors into one stderr line and an exit code.
 import { ConfigError, InputError, InvalidReferenceError, RegistryError, TagpinError, describeError } from '../errors/index.ts';
 
-/** Exit codes of every command (DESIGN.md "Contract: command line"). */
+/** Exit codes of every command (docs/contract.md, "Command line"). */
 export const ExitCode = {
   ok: 0,
   /** Policy violations (`check`) or images that could not be resolved (`resolve`, `pin`). */

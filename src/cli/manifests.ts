@@ -4,6 +4,7 @@ import { extname, join } from 'node:path';
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document, Node, Scalar } from 'yaml';
 import { InputError } from '../errors/index.ts';
+import { isRecord } from '../json/index.ts';
 
 /** Name under which stdin appears in messages and in `check` output. */
 export const STDIN_NAME = '<stdin>';
@@ -210,10 +211,6 @@ function describeObject(data: unknown, pointer: string, line: number): ManifestO
     pointer,
     line,
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Splits an RFC 6901 pointer into its unescaped segments. */

@@ -7,7 +7,7 @@ import type { CliIo } from './io.ts';
 import { lookupAll } from './lookup.ts';
 import type { LookupContext } from './lookup.ts';
 
-/** One line of `resolve -o json` (DESIGN.md "Contract: command line"). */
+/** One line of `resolve -o json` (docs/contract.md, "Command line"). */
 export interface ResolveRecord {
   readonly image: string;
   readonly pinned: string;

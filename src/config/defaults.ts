@@ -1,5 +1,5 @@
 // The documented default configuration, as data and as the commented YAML users start from.
-import { SUPPORTED_KINDS } from './types.ts';
+import { SUPPORTED_KINDS } from '../workload/index.ts';
 import type { Config } from './types.ts';
 
 /** Every key at its documented default (frozen: share it, never mutate it). */
@@ -21,7 +21,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
 });
 
 /**
- * The full default configuration as commented YAML, identical to DESIGN.md's "Contract: configuration".
+ * The full default configuration as commented YAML, identical to docs/contract.md, "Default file".
  * Parsing it yields DEFAULT_CONFIG (a test holds the two together).
  */
 export const DEFAULT_CONFIG_YAML = `mutate:

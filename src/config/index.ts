@@ -7,7 +7,7 @@ import { validateConfig, validateHostGlob, validateHostPort } from './validate.t
 import { parseYaml } from './yaml.ts';
 
 export type * from './types.ts';
-export { SUPPORTED_KINDS } from './types.ts';
+export { SUPPORTED_KINDS } from '../workload/index.ts';
 export { DEFAULT_CONFIG, DEFAULT_CONFIG_YAML } from './defaults.ts';
 
 /** Environment variable naming the config file when no `--config` is given. */

@@ -1,19 +1,9 @@
-// The shape of tagpin's configuration file (DESIGN.md "Contract: configuration").
+// The shape of tagpin's configuration file (docs/contract.md, "Configuration").
 import type { OutputFormat } from '../reference/index.ts';
 
-/** Kinds whose pod templates tagpin knows how to walk. */
-export const SUPPORTED_KINDS = [
-  'Pod',
-  'PodTemplate',
-  'ReplicationController',
-  'ReplicaSet',
-  'Deployment',
-  'StatefulSet',
-  'DaemonSet',
-  'Job',
-  'CronJob',
-] as const;
-export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
+import type { SupportedKind } from '../workload/index.ts';
+
+export type { SupportedKind } from '../workload/index.ts';
 
 export const ValidateAction = { deny: 'deny', warn: 'warn', audit: 'audit' } as const;
 export type ValidateAction = (typeof ValidateAction)[keyof typeof ValidateAction];

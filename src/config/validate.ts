@@ -1,7 +1,8 @@
 // Validation of parsed config data against the schema, merged over the defaults.
 import { ConfigError } from '../errors/index.ts';
 import { DEFAULT_CONFIG, deepFreeze } from './defaults.ts';
-import { OnError, SUPPORTED_KINDS, ValidateAction } from './types.ts';
+import { SUPPORTED_KINDS } from '../workload/index.ts';
+import { OnError, ValidateAction } from './types.ts';
 import type { Config } from './types.ts';
 
 /** Thrown inside validation with the key path and rule; turned into a ConfigError naming the source. */

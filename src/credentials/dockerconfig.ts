@@ -2,6 +2,7 @@
 import { InputError } from '../errors/index.ts';
 import { parseKeyLocation } from './keyring.ts';
 import type { Credential } from './types.ts';
+import { isRecord } from '../json/index.ts';
 
 /**
  * Top-level keys of a docker `config.json` other than `auths`; a document with any of them but no
@@ -22,10 +23,6 @@ const CONFIG_JSON_KEYS: ReadonlySet<string> = new Set([
   'features',
   'stackOrchestrator',
 ]);
-
-function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function quoteKey(key: string): string {
   return JSON.stringify(key.length > 100 ? `${key.slice(0, 100)}…` : key);

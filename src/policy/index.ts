@@ -7,7 +7,7 @@ import type { ImageField } from '../workload/index.ts';
 import { compileGlob, globMatches } from '../glob/index.ts';
 import type { Glob } from '../glob/index.ts';
 
-/** Verdict of `check` and /validate for one image (DESIGN.md `check -o json`). */
+/** Verdict of `check` and /validate for one image (docs/contract.md, "check"). */
 export type Verdict = 'ok' | 'violation' | 'invalid' | 'excluded';
 
 export interface ImageVerdict {

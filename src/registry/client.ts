@@ -21,7 +21,7 @@ import { createTransport, firstHeader } from './transport.ts';
 import type { Budget, Transport } from './transport.ts';
 import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
 
-/** Cache settings used when the options give none (DESIGN "configuration" defaults). */
+/** Cache settings used when the options give none (docs/contract.md, "Configuration"). */
 export const DEFAULT_CACHE = { ttlSeconds: 300, maxEntries: 10_000 } as const;
 
 /**

@@ -1,12 +1,13 @@
 // Where images live in each Kubernetes kind: list image fields and build patches (pure).
+import { isRecord } from '../json/index.ts';
 import { ImageSlot } from './types.ts';
 import type { ImageField, PodSpecInfo, ReplaceOperation } from './types.ts';
 
 export type { ImageField, PodSpecInfo, ReplaceOperation } from './types.ts';
 export { ImageSlot } from './types.ts';
 
-/** Pod spec location per kind (DESIGN.md "Where images are"). */
-const POD_SPEC_POINTERS: Readonly<Record<string, string>> = {
+/** Pod spec location per kind (docs/contract.md, "Where images are"): the one table of the kinds tagpin walks. */
+const POD_SPEC_POINTERS = {
   Pod: '/spec',
   PodTemplate: '/template/spec',
   ReplicationController: '/spec/template/spec',
@@ -16,13 +17,24 @@ const POD_SPEC_POINTERS: Readonly<Record<string, string>> = {
   DaemonSet: '/spec/template/spec',
   Job: '/spec/template/spec',
   CronJob: '/spec/jobTemplate/spec/template/spec',
-};
+} as const satisfies Readonly<Record<string, string>>;
+
+/** A kind whose pod template tagpin knows how to walk. */
+export type SupportedKind = keyof typeof POD_SPEC_POINTERS;
+
+/** Every kind of the table, in its order. */
+export const SUPPORTED_KINDS = Object.keys(POD_SPEC_POINTERS) as readonly SupportedKind[];
+
+/** Whether tagpin walks objects of `kind`. */
+export function isSupportedKind(kind: string): kind is SupportedKind {
+  return Object.hasOwn(POD_SPEC_POINTERS, kind);
+}
 
 const CONTAINER_SLOTS = [ImageSlot.container, ImageSlot.initContainer, ImageSlot.ephemeralContainer] as const;
 
 /** JSON Pointer of the pod spec for `kind`, or undefined for an unsupported kind. */
 export function podSpecPointer(kind: string): string | undefined {
-  return Object.hasOwn(POD_SPEC_POINTERS, kind) ? POD_SPEC_POINTERS[kind] : undefined;
+  return isSupportedKind(kind) ? POD_SPEC_POINTERS[kind] : undefined;
 }
 
 /**
@@ -115,9 +127,6 @@ function forEachRecord(list: unknown, visit: (item: Record<string, unknown>, ind
   });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
