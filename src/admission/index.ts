@@ -1,6 +1,6 @@
 // Admission webhooks: decode an AdmissionReview, decide /mutate or /validate, encode the answer and its audit record.
 import { auditAnnotations, type AuditEvent, type Webhook } from '../audit/index.ts';
-import { InputError, describeError } from '../errors/index.ts';
+import { InputError, TagpinError, describeError } from '../errors/index.ts';
 import { admitted, type Decided } from './decided.ts';
 import { mutate } from './mutate.ts';
 import { decodeReview, encodePatch, encodeReview, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse } from './review.ts';
@@ -42,24 +42,46 @@ export type ReviewOutcome =
  * @param startedAt epoch ms when the request arrived; the deadline counts from it.
  */
 export async function handleReview(webhook: Webhook, body: unknown, deps: AdmissionDeps, startedAt: number): Promise<ReviewOutcome> {
-  let request: AdmissionRequest;
-  try {
-    request = decodeReview(body);
-  } catch (error) {
-    if (error instanceof InputError) return { status: 400, body: { error: error.message } };
-    return { status: 400, body: { error: `not an AdmissionReview tagpin can read: ${describeError(error)}` } };
-  }
-
+  const decoded = decode(body);
+  if ('status' in decoded) return decoded;
+  const request = decoded.request;
   let decided: Decided;
   let internalError: unknown;
   try {
     decided = webhook === 'mutate' ? await mutate(request, deps, startedAt) : validate(request, deps.config);
   } catch (error) {
     internalError = error;
-    decided = failSafe(webhook, deps, error);
+    decided = failSafe(webhook, deps, request, error);
   }
+  try {
+    return answer(webhook, request, decided, deps.now ?? Date.now, startedAt, internalError);
+  } catch (error) {
+    // A bug while encoding the decision: answer the failure path, whose decision has nothing left to
+    // encode wrongly, timed by the plain clock in case the injected one is what broke.
+    return answer(webhook, request, failSafe(webhook, deps, request, error), Date.now, startedAt, error);
+  }
+}
 
-  const now = deps.now ?? Date.now;
+/**
+ * The answer for a review whose handling failed outside `handleReview` (a bug in the server around
+ * it): the configured failure path for that request, or the 400 its body earns when it is no review.
+ */
+export function failedReview(webhook: Webhook, body: unknown, deps: AdmissionDeps, error: unknown, startedAt: number): ReviewOutcome {
+  const decoded = decode(body);
+  if ('status' in decoded) return decoded;
+  return answer(webhook, decoded.request, failSafe(webhook, deps, decoded.request, error), Date.now, startedAt, error);
+}
+
+function decode(body: unknown): { readonly request: AdmissionRequest } | Extract<ReviewOutcome, { status: 400 }> {
+  try {
+    return { request: decodeReview(body) };
+  } catch (error) {
+    if (error instanceof InputError) return { status: 400, body: { error: error.message } };
+    return { status: 400, body: { error: `not an AdmissionReview tagpin can read: ${describeError(error)}` } };
+  }
+}
+
+function answer(webhook: Webhook, request: AdmissionRequest, decided: Decided, now: () => number, startedAt: number, internalError: unknown): ReviewOutcome {
   const audit: AuditEvent = {
     webhook,
     uid: request.uid,
@@ -91,10 +113,14 @@ export async function handleReview(webhook: Webhook, body: unknown, deps: Admiss
   };
 }
 
-/** The decision when tagpin itself failed: deny when configured to fail closed, else admit with a warning. */
-function failSafe(webhook: Webhook, deps: AdmissionDeps, error: unknown): Decided {
+/**
+ * The decision when tagpin itself failed: deny when configured to fail closed, else admit with a
+ * warning. A TagpinError's message is for the user; a bug's is not, so it stays in the log.
+ */
+function failSafe(webhook: Webhook, deps: AdmissionDeps, request: AdmissionRequest, error: unknown): Decided {
   const closed = webhook === 'mutate' ? deps.config.resolve.onError === 'deny' : deps.config.validate.action === 'deny';
-  const reason = `tagpin failed to process this request: ${describeError(error)}`;
+  const why = error instanceof TagpinError ? error.message : `an internal error, logged by tagpin with uid ${request.uid}`;
+  const reason = `tagpin failed to process this request: ${why}`;
   if (!closed) return admitted([], [reason]);
   return { decision: 'denied', images: [], patch: [], warnings: [], denial: reason, notes: [] };
 }

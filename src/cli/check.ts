@@ -7,7 +7,8 @@ import { listImages } from '../workload/index.ts';
 import type { OutputMode } from './args.ts';
 import { ExitCode } from './errors.ts';
 import type { CliIo } from './io.ts';
-import { parseManifest, readSources } from './manifests.ts';
+import { parseManifest } from './manifests.ts';
+import { readSources } from './sources.ts';
 
 /** One finding of `check -o json` (docs/contract.md, "Command line"); absent parts are null. */
 export interface CheckRecord {

@@ -68,6 +68,7 @@ export const RegistryErrorCode = {
   network: 'REGISTRY_NETWORK',
   tls: 'REGISTRY_TLS',
   forbiddenAddress: 'REGISTRY_FORBIDDEN_ADDRESS',
+  plainHttpRefused: 'REGISTRY_PLAIN_HTTP_REFUSED',
   notAllowed: 'REGISTRY_NOT_ALLOWED',
   redirect: 'REGISTRY_REDIRECT',
   token: 'REGISTRY_TOKEN',

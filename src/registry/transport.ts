@@ -205,7 +205,7 @@ function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, r
   }
   if (url.protocol === 'http:' && request.plainHttpAllowed !== true && !isInsecure(url.host)) {
     throw new RegistryError(
-      RegistryErrorCode.network,
+      RegistryErrorCode.plainHttpRefused,
       `refusing plain HTTP to ${url.host}: it is not listed in registries.insecure`,
       fields,
     );

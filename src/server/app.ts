@@ -78,11 +78,12 @@ export function createApp(options: AppOptions): express.Express {
     res.status(404).json({ error: 'not found: tagpin serves POST /mutate, POST /validate, GET /healthz, GET /readyz' });
   });
 
-  // Four parameters make this express's error handler: body errors end here, never as HTTP 500.
+  // Four parameters make this express's error handler: body errors end here as 4xx; only a bug outside
+  // the review boundary (server/index.ts) could be a 500, and never with its internals.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const webhook: Webhook | undefined = req.path === '/mutate' ? 'mutate' : req.path === '/validate' ? 'validate' : undefined;
     const { status, message } = describeBodyError(error);
-    if (status === 400 && !isBodyError(error)) options.log.error({ err: error, path: req.path }, 'unexpected error answering a request');
+    if (!isBodyError(error)) options.log.error({ err: error, path: req.path }, 'unexpected error answering a request');
     if (res.headersSent) {
       res.end();
       return;
@@ -129,6 +130,9 @@ function describeBodyError(error: unknown): { readonly status: number; readonly 
     case 'stream.encoding.set':
       return { status: 400, message: (error as Error).message };
     default:
-      return { status: 400, message: 'the request could not be processed' };
+      // Not the client's fault, so not a 400; the stack is in the log, not in the answer.
+      return isBodyError(error)
+        ? { status: 400, message: 'the request could not be processed' }
+        : { status: 500, message: 'tagpin failed to answer this request (logged with its stack)' };
   }
 }

@@ -1,16 +1,16 @@
-// HTTPS server for the admission webhooks: routes, limits, TLS reload, health, graceful shutdown.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+// `tagpin serve`: wires config, registry, cluster credentials and metrics to the HTTPS webhook server; start-up and graceful shutdown.
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { handleReview, type AdmissionDeps, type PullCredentialSource } from '../admission/index.ts';
+import { failedReview, handleReview, type AdmissionDeps, type PullCredentialSource, type ReviewOutcome } from '../admission/index.ts';
 import { createAuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { openRegistryAccess } from '../registry/index.ts';
 import { createApp } from './app.ts';
+import { createMetricsServer } from './metrics-server.ts';
 import { MIN_TLS_VERSION, certificateFiles, readCertificate, selfSignedCertificate, watchCertificate } from './tls.ts';
 
 export { createApp, BODY_LIMIT } from './app.ts';
@@ -57,27 +57,29 @@ export async function serve(config: Config): Promise<void> {
       metrics.observeRejectedRequest(webhook, status);
       log.info({ webhook, status, error }, 'request rejected');
     },
+    // The one error boundary of admission: whatever throws while a review is handled is logged with
+    // its stack and answered by the configured failure path, never as an HTTP error.
     review: async (webhook, body, startedAt) => {
-      const outcome = await handleReview(webhook, body, deps, startedAt);
-      if (outcome.status !== 200) return outcome;
-      const event = outcome.audit;
-      const admissionLog = log.child({ uid: event.uid, webhook });
-      for (const note of outcome.notes) admissionLog.warn(note);
-      if (outcome.internalError !== undefined) admissionLog.error({ err: outcome.internalError }, 'admission failed inside tagpin');
-      audit.record(event);
-      metrics.observeAdmission(webhook, event.decision, event.durationMs / 1000);
-      return outcome;
+      const record = (outcome: ReviewOutcome): ReviewOutcome => {
+        if (outcome.status !== 200) return outcome;
+        const event = outcome.audit;
+        const admissionLog = log.child({ uid: event.uid, webhook });
+        for (const note of outcome.notes) admissionLog.warn(note);
+        if (outcome.internalError !== undefined) admissionLog.error({ err: outcome.internalError }, 'admission failed inside tagpin');
+        audit.record(event);
+        metrics.observeAdmission(webhook, event.decision, event.durationMs / 1000);
+        return outcome;
+      };
+      try {
+        return record(await handleReview(webhook, body, deps, startedAt));
+      } catch (error) {
+        return record(failedReview(webhook, body, deps, error, startedAt));
+      }
     },
   });
 
   const server = createHttpsServer({ minVersion: MIN_TLS_VERSION, key: certificate.key, cert: certificate.cert }, app);
-  const metricsServer = createHttpServer((req, res) => {
-    serveMetrics(metrics, req, res).catch((error: unknown) => {
-      log.error({ err: error }, 'metrics scrape failed');
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
+  const metricsServer = createMetricsServer(metrics, log);
   let port: number;
   let metricsPort: number;
   try {
@@ -138,20 +140,6 @@ async function createCredentialSource(log: Logger, metrics: Metrics): Promise<Pu
       },
     },
   });
-}
-
-async function serveMetrics(metrics: Metrics, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/metrics') {
-    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('tagpin serves GET /metrics on this port\n');
-    return;
-  }
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { Allow: 'GET', 'Content-Type': 'text/plain' }).end('GET only\n');
-    return;
-  }
-  const body = await metrics.registry.metrics();
-  res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** Listens on `port` (0 picks a free one) and returns the port in use. */

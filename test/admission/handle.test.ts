@@ -136,13 +136,26 @@ describe('handleReview', () => {
         throw new Error('boom');
       },
     };
-    const denied = await mutate(deps('', { credentials: broken }), { object: pod([image]) });
+    const denied = await mutate(deps('', { credentials: broken }), { object: pod([image]), uid: 'bug-1' });
     assert.equal(denied.body.response.allowed, false);
-    assert.match(denied.body.response.status?.message ?? '', /tagpin failed to process this request: boom/);
-    assert.ok(denied.internalError instanceof Error);
-    const allowed = await mutate(deps('resolve:\n  onError: allow\n', { credentials: broken }), { object: pod([image]) });
+    // A bug's own message stays in the log (internalError); the user is told where to look.
+    assert.equal(denied.body.response.status?.message, 'tagpin failed to process this request: an internal error, logged by tagpin with uid bug-1');
+    assert.ok(denied.internalError instanceof Error && denied.internalError.message === 'boom');
+    const allowed = await mutate(deps('resolve:\n  onError: allow\n', { credentials: broken }), { object: pod([image]), uid: 'bug-2' });
     assert.equal(allowed.body.response.allowed, true);
-    assert.match(allowed.body.response.warnings?.[0] ?? '', /boom/);
+    assert.deepEqual(allowed.body.response.warnings, ['tagpin failed to process this request: an internal error, logged by tagpin with uid bug-2']);
+  });
+
+  it('answers a bug thrown after the decision (while encoding it) by the failure path too', async () => {
+    // With nothing to look up, `now` is first read once the decision is made (the audit duration):
+    // throwing there is a bug in encoding the answer.
+    const now = (): number => {
+      throw new TypeError('clock broke');
+    };
+    const outcome = await mutate(deps('', { now }), { object: pod([`${image}@${DIGEST}`]), uid: 'bug-3' });
+    assert.equal(outcome.body.response.allowed, false, 'onError deny: fail closed');
+    assert.equal(outcome.body.response.uid, 'bug-3');
+    assert.ok(outcome.internalError instanceof TypeError);
   });
 
   it('counts each failed lookup through the observer with its registry and code', async () => {

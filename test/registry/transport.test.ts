@@ -178,8 +178,11 @@ describe('redirects', () => {
     const downgrade = await startHttps((_req, res) => {
       res.writeHead(301, { location: `http://${plain.host}/v2/demo/app/manifests/v1` }).end();
     });
+    const before = plain.manifestRequests().length;
     const error = await rejection(client({ ca: pki.caPem }).resolve(parseReference(`${downgrade}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_PLAIN_HTTP_REFUSED', 'a refusal by policy, not a network failure');
     assert.match(error.message, new RegExp(`^refusing plain HTTP to ${plain.host}`));
+    assert.equal(plain.manifestRequests().length, before, 'the plain-HTTP registry was never contacted');
   });
 });
 
