@@ -50,7 +50,7 @@ export interface AuditLog {
 }
 
 /** Message of every audit line; consumers select on `"logger":"audit"`, not on this. */
-export const AUDIT_MESSAGE = 'admission decision';
+const AUDIT_MESSAGE = 'admission decision';
 
 /** Audit records as JSON lines through `logger`, tagged `"logger":"audit"`. */
 export function createAuditLog(logger: Logger): AuditLog {

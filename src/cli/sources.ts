@@ -4,7 +4,7 @@ import { extname, join } from 'node:path';
 import { InputError } from '../errors/index.ts';
 
 /** Name under which stdin appears in messages and in `check` output. */
-export const STDIN_NAME = '<stdin>';
+const STDIN_NAME = '<stdin>';
 
 /** Extensions a directory is searched for. */
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);

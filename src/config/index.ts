@@ -11,7 +11,7 @@ export { SUPPORTED_KINDS } from '../workload/index.ts';
 export { DEFAULT_CONFIG, DEFAULT_CONFIG_YAML } from './defaults.ts';
 
 /** Environment variable naming the config file when no `--config` is given. */
-export const CONFIG_ENV = 'TAGPIN_CONFIG';
+const CONFIG_ENV = 'TAGPIN_CONFIG';
 
 /** Registry settings that command-line flags may override. */
 export interface RegistryFlags {

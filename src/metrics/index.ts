@@ -60,7 +60,7 @@ export function createMetrics(): Metrics {
   });
   const cache = new Counter({
     name: 'tagpin_resolve_cache_total',
-    help: 'Digest lookups by cache result: hit, miss, or coalesced with a lookup in flight.',
+    help: 'Digest lookups by cache result: hit, miss, coalesced with a lookup in flight, or negative (a recent outage failure answered again).',
     labelNames: ['result'] as const,
     registers: [registry],
   });

@@ -30,7 +30,7 @@ export const DEFAULT_CACHE = { ttlSeconds: 300, maxEntries: 10_000 } as const;
  * one request per image every few seconds instead of three per admission; short enough that recovery
  * shows at once. Never longer than the digest cache's TTL (0 turns both off).
  */
-export const NEGATIVE_TTL_MS = 3000;
+const NEGATIVE_TTL_MS = 3000;
 
 /** The resolver behind `createRegistryClient`. */
 export class RegistryClient implements Resolver {

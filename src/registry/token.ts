@@ -8,7 +8,7 @@ import { firstHeader, readLimited } from './transport.ts';
 import type { Budget, HttpRequest, HttpResponse, Send } from './transport.ts';
 
 /** Lifetime assumed when the token server gives none, and the least it may claim (docker token spec). */
-export const MIN_TOKEN_SECONDS = 60;
+const MIN_TOKEN_SECONDS = 60;
 /** Tokens are renewed this long before they expire, so one never dies in flight. */
 const REFRESH_MARGIN_MS = 10_000;
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;

@@ -14,7 +14,7 @@ import type { FailureContext } from './failure.ts';
 import type { RegistryObserver } from './types.ts';
 
 /** Redirects followed per exchange before giving up. */
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 /** Identifies tagpin in registry access logs. */
 const USER_AGENT = 'tagpin';

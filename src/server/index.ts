@@ -17,7 +17,7 @@ export { createApp, BODY_LIMIT } from './app.ts';
 export type { AppOptions } from './app.ts';
 
 /** In-flight requests get this long after SIGTERM, so the process exits within 10 s. */
-export const DRAIN_TIMEOUT_MS = 9_000;
+const DRAIN_TIMEOUT_MS = 9_000;
 
 /** Runs `tagpin serve` until SIGTERM/SIGINT, then drains and resolves. */
 export async function serve(config: Config): Promise<void> {
