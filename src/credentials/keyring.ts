@@ -1,5 +1,5 @@
 // Kubelet's keyring: config keys matched to images by port, host-label globs and path prefix.
-import { DOCKER_HUB_HOSTS, isDockerHubHost, parseReference, splitHostPort, stripBrackets } from '../reference/index.ts';
+import { DOCKER_HUB, DOCKER_HUB_HOSTS, isDockerHubHost, parseReference, splitHostPort, stripBrackets } from '../reference/index.ts';
 import { compileGlob, globMatches } from '../glob/index.ts';
 import type { Glob } from '../glob/index.ts';
 import type { Credential, Keyring } from './types.ts';
@@ -76,7 +76,7 @@ function toEntry(credential: Credential): Entry | undefined {
     if (glob === undefined) return undefined;
     labels.push(glob);
   }
-  const host = isDockerHubHost(location.host) ? 'docker.io' : location.host;
+  const host = isDockerHubHost(location.host) ? DOCKER_HUB : location.host;
   const sortKey = `${host}${location.port === '' ? '' : `:${location.port}`}${location.path}`;
   return { credential, labels, port: location.port, path: location.path, sortKey };
 }

@@ -1,13 +1,13 @@
 // Building strings from a parsed reference: pinned output, normalized and familiar names.
 import { InvalidReferenceError } from '../errors/index.ts';
 import { digestProblem } from './digest.ts';
-import { DOCKER_HUB, quote } from './parse.ts';
+import { DOCKER_HUB, LEGACY_DOCKER_HUB, quote } from './parse.ts';
 import type { ImageReference, OutputFormat } from './types.ts';
 
 /** The host that serves Docker Hub's registry API; `docker.io` itself does not. */
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 /** Every name Docker Hub goes by: the reference name, the legacy index and the API host. */
-export const DOCKER_HUB_HOSTS: readonly string[] = [DOCKER_HUB, 'index.docker.io', DOCKER_HUB_API_HOST];
+export const DOCKER_HUB_HOSTS: readonly string[] = [DOCKER_HUB, LEGACY_DOCKER_HUB, DOCKER_HUB_API_HOST];
 
 /**
  * The reference with `digest` appended in the chosen format, built from the name as written

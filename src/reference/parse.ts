@@ -14,7 +14,8 @@ import type { ImageReference } from './types.ts';
 
 /** Docker Hub's registry as references name it. */
 export const DOCKER_HUB = 'docker.io';
-const LEGACY_DOCKER_HUB = 'index.docker.io';
+/** Docker Hub's legacy index name, which the grammar folds into `docker.io` (the API host `registry-1.docker.io` it does not). */
+export const LEGACY_DOCKER_HUB = 'index.docker.io';
 const OFFICIAL_REPO_PREFIX = 'library/';
 
 /** Longest piece of user input quoted back in a message, so one bad string cannot flood a log line. */
