@@ -21,9 +21,28 @@ export interface Metrics {
   observeKubeRead(kind: string, result: string): void;
 }
 
+/**
+ * Distinct `registry` label values per process. Any user who may create a Pod names registries, so the
+ * label must be bounded: the first 50 hosts seen keep their name, later ones are counted as `other`.
+ */
+export const MAX_REGISTRY_LABELS = 50;
+
+/** The value of a bounded label: `value` while fewer than `max` distinct values were seen, else `other`. */
+function boundedLabel(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return 'other';
+    seen.add(value);
+    return value;
+  };
+}
+
 /** Creates the metrics on a fresh registry, with Node's process metrics under the same prefix. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  // One bound for every metric with a `registry` label, so each holds the same names.
+  const registryLabel = boundedLabel(MAX_REGISTRY_LABELS);
   collectDefaultMetrics({ register: registry, prefix: 'tagpin_' });
 
   const admissions = new Counter({
@@ -87,10 +106,10 @@ export function createMetrics(): Metrics {
     registry,
     registryObserver: {
       onRequest: (event): void => {
-        registryRequests.inc({ registry: event.registry, method: event.method, status: String(event.status) });
+        registryRequests.inc({ registry: registryLabel(event.registry), method: event.method, status: String(event.status) });
       },
       onRetry: (event): void => {
-        retries.inc({ registry: event.registry, method: event.method, status: String(event.status) });
+        retries.inc({ registry: registryLabel(event.registry), method: event.method, status: String(event.status) });
       },
       onCache: (result): void => {
         cache.inc({ result });
@@ -104,7 +123,7 @@ export function createMetrics(): Metrics {
       rejected.inc({ webhook, status: String(status) });
     },
     observeResolveError(registryHost, code): void {
-      resolveErrors.inc({ registry: registryHost, code });
+      resolveErrors.inc({ registry: registryLabel(registryHost), code });
     },
     observeCredentialWarning(): void {
       credentialWarnings.inc();

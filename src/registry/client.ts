@@ -182,8 +182,8 @@ export class RegistryClient implements Resolver {
       // The retry spans the body too: a connection reset halfway through a manifest is as transient as a refused one.
       const fetched = await withRetries(
         async () => learnFromBody(await this.#transport.send({ method: 'GET', url, headers, context: target }, budget), target, scope),
-        (outcome) => (outcome.ok ? undefined : errorCause(outcome.error, url.host)),
-        { method: 'GET', budget, policy: this.#retry, observer: this.#observer },
+        (outcome) => (outcome.ok ? undefined : errorCause(outcome.error)),
+        { registry: target.registry, method: 'GET', budget, policy: this.#retry, observer: this.#observer },
       );
       learned = fetched.learned;
       if (!fetched.vouched) {
@@ -208,8 +208,8 @@ export class RegistryClient implements Resolver {
     const url = new URL(`/v2/${target.repository}/manifests/${digest}`, target.origin);
     await withRetries(
       async () => confirmDigest(await this.#transport.send({ method, url, headers, context: target }, budget), target, digest, method),
-      (outcome) => (outcome.ok ? undefined : errorCause(outcome.error, url.host)),
-      { method, budget, policy: this.#retry, observer: this.#observer },
+      (outcome) => (outcome.ok ? undefined : errorCause(outcome.error)),
+      { registry: target.registry, method, budget, policy: this.#retry, observer: this.#observer },
     );
   }
 }

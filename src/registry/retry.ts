@@ -49,9 +49,7 @@ export function retryPolicy(options: Partial<RetryPolicy> | undefined): RetryPol
 
 /** Why a try is worth repeating. */
 export interface RetryCause {
-  /** The host that failed (registry or token server). */
-  readonly host: string;
-  /** Its HTTP status; 0 when no response arrived. */
+  /** The failed try's HTTP status; 0 when no response arrived. */
   readonly status: number;
   /** The wait the server asked for (Retry-After), in milliseconds. */
   readonly retryAfterMs: number | undefined;
@@ -64,6 +62,8 @@ export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly o
 
 /** Everything a retry loop needs besides the work. */
 export interface RetryContext {
+  /** The lookup's normalized registry (`docker.io`), the `registry` of every retry reported: token and redirect hosts included. */
+  readonly registry: string;
   readonly method: string;
   readonly budget: Budget;
   readonly policy: RetryPolicy;
@@ -99,7 +99,7 @@ export async function withRetries<T>(
       throw outcome.error;
     }
     await cause.release?.();
-    context.observer?.onRetry?.({ registry: cause.host, method: context.method, status: cause.status, delayMs });
+    context.observer?.onRetry?.({ registry: context.registry, method: context.method, status: cause.status, delayMs });
     await sleep(delayMs, budget.signal);
   }
 }
@@ -120,8 +120,8 @@ export function retryingSend(send: Send, policy: RetryPolicy, observer: Registry
     if (request.method !== 'HEAD' && request.method !== 'GET') return send(request, budget);
     return withRetries(
       () => send(request, budget),
-      (outcome) => (outcome.ok ? responseCause(outcome.value) : errorCause(outcome.error, request.url.host)),
-      { method: request.method, budget, policy, observer },
+      (outcome) => (outcome.ok ? responseCause(outcome.value) : errorCause(outcome.error)),
+      { registry: request.context.registry, method: request.method, budget, policy, observer },
     );
   };
 }
@@ -132,7 +132,6 @@ function responseCause(response: HttpResponse): RetryCause | undefined {
   const seconds =
     response.status === 429 || response.status === 503 ? parseRetryAfter(firstHeader(response.headers['retry-after'])) : undefined;
   return {
-    host: response.url.host,
     status: response.status,
     retryAfterMs: seconds === undefined ? undefined : seconds * 1000,
     release: async () => {
@@ -141,12 +140,12 @@ function responseCause(response: HttpResponse): RetryCause | undefined {
   };
 }
 
-/** A transient failure of an exchange with `host`, or undefined when the error is final. */
-export function errorCause(error: unknown, host: string): RetryCause | undefined {
+/** A transient failure of an exchange, or undefined when the error is final. */
+export function errorCause(error: unknown): RetryCause | undefined {
   if (!isTransientFailure(error)) return undefined;
   const failure = error as RegistryError;
   const seconds = failure.code === RegistryErrorCode.rateLimited ? failure.retryAfterSeconds : undefined;
-  return { host, status: failure.status ?? 0, retryAfterMs: seconds === undefined ? undefined : seconds * 1000 };
+  return { status: failure.status ?? 0, retryAfterMs: seconds === undefined ? undefined : seconds * 1000 };
 }
 
 /** Waits `ms`, or rejects as soon as `signal` aborts (every caller of the lookup has gone). */

@@ -112,7 +112,8 @@ export function createTransport(options: TransportOptions): Transport {
   const exchange = async (request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> => {
     const { url } = request;
     const report = (status: number): void => {
-      options.observer?.onRequest?.({ registry: url.host, method: request.method, status });
+      // The lookup's normalized registry, whichever host (token realm, redirect target) answered.
+      options.observer?.onRequest?.({ registry: request.context.registry, method: request.method, status });
     };
     checkTarget(request, isInsecure, reachOf(url));
     try {

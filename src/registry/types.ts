@@ -5,7 +5,10 @@ export type { LookupOptions, ResolvedImage, Resolver } from '../admission/index.
 
 /** Events the client reports so metrics can count them without the client knowing prom-client. */
 export interface RegistryObserver {
-  /** One HTTP exchange with a registry or token server; status 0 when no response arrived. */
+  /**
+   * One HTTP exchange with a registry, its token server or a host it redirected to; `registry` is the
+   * lookup's normalized registry (`docker.io`) for all of them. Status 0 when no response arrived.
+   */
   onRequest?(event: { readonly registry: string; readonly method: string; readonly status: number }): void;
   /**
    * How a lookup was answered: `hit` from the digest cache, `miss` by the registry, `coalesced` by a

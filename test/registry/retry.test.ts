@@ -29,7 +29,7 @@ describe('the retry policy', () => {
     const deadline = Date.now() + ms;
     return { signal: new AbortController().signal, deadline: () => deadline };
   };
-  const transient: RetryCause = { host: 'registry.test', status: 503, retryAfterMs: undefined };
+  const transient: RetryCause = { status: 503, retryAfterMs: undefined };
 
   it('tries at most 1 + retries times and reports each retry', async () => {
     let tries = 0;
@@ -40,7 +40,7 @@ describe('the retry policy', () => {
         return Promise.reject(new Error(`try ${String(tries)}`));
       },
       () => transient,
-      { method: 'HEAD', budget: budget(5000), policy: { retries: 2, baseDelayMs: 10, maxDelayMs: 100 }, observer: { onRetry: (e) => retries.push(e) }, random: () => 0.5 },
+      { registry: 'registry.test', method: 'HEAD', budget: budget(5000), policy: { retries: 2, baseDelayMs: 10, maxDelayMs: 100 }, observer: { onRetry: (e) => retries.push(e) }, random: () => 0.5 },
     );
     await assert.rejects(outcome, /try 3/);
     assert.equal(tries, 3);
@@ -55,7 +55,7 @@ describe('the retry policy', () => {
     const value = await withRetries(
       () => Promise.resolve((tries += 1)),
       (outcome) => (outcome.ok && outcome.value < 2 ? transient : undefined),
-      { method: 'GET', budget: budget(5000), policy: { retries: 5, baseDelayMs: 1, maxDelayMs: 1 }, observer: undefined },
+      { registry: 'registry.test', method: 'GET', budget: budget(5000), policy: { retries: 5, baseDelayMs: 1, maxDelayMs: 1 }, observer: undefined },
     );
     assert.equal(value, 2);
   });
@@ -66,7 +66,7 @@ describe('the retry policy', () => {
       () => Promise.reject(new Error(`try ${String((tries += 1))}`)),
       () => transient,
       // random 0.99 of a 10 s ceiling: a 9.9 s wait against a 1 s budget.
-      { method: 'HEAD', budget: budget(1000), policy: { retries: 2, baseDelayMs: 10_000, maxDelayMs: 10_000 }, observer: undefined, random: () => 0.99 },
+      { registry: 'registry.test', method: 'HEAD', budget: budget(1000), policy: { retries: 2, baseDelayMs: 10_000, maxDelayMs: 10_000 }, observer: undefined, random: () => 0.99 },
     );
     await assert.rejects(outcome, /try 1/);
     assert.equal(tries, 1);
@@ -76,7 +76,7 @@ describe('the retry policy', () => {
     const cramped = withRetries(
       () => Promise.reject(new Error(`try ${String((tries += 1))}`)),
       () => ({ ...transient, retryAfterMs: 1000 - MIN_TRY_MS / 2 }),
-      { method: 'HEAD', budget: budget(1000), policy: DEFAULT_RETRY, observer: undefined },
+      { registry: 'registry.test', method: 'HEAD', budget: budget(1000), policy: DEFAULT_RETRY, observer: undefined },
     );
     await assert.rejects(cramped, /try 1/);
     assert.equal(tries, 1);
@@ -88,7 +88,7 @@ describe('the retry policy', () => {
     const fits = await withRetries(
       () => Promise.resolve((tries += 1)),
       (outcome) => (outcome.ok && outcome.value === 1 ? { ...transient, status: 429, retryAfterMs: 20 } : undefined),
-      { method: 'HEAD', budget: budget(5000), policy: DEFAULT_RETRY, observer: { onRetry: (e) => delays.push(e.delayMs) } },
+      { registry: 'registry.test', method: 'HEAD', budget: budget(5000), policy: DEFAULT_RETRY, observer: { onRetry: (e) => delays.push(e.delayMs) } },
     );
     assert.equal(fits, 2);
     assert.deepEqual(delays, [20]);
@@ -97,7 +97,7 @@ describe('the retry policy', () => {
     const tooLong = await withRetries(
       () => Promise.resolve((tries += 1)),
       () => ({ ...transient, status: 429, retryAfterMs: 30_000 }),
-      { method: 'HEAD', budget: budget(5000), policy: DEFAULT_RETRY, observer: undefined },
+      { registry: 'registry.test', method: 'HEAD', budget: budget(5000), policy: DEFAULT_RETRY, observer: undefined },
     );
     assert.equal(tooLong, 1);
   });
@@ -107,7 +107,7 @@ describe('the retry policy', () => {
     const pending = withRetries(
       () => Promise.reject(new Error('down')),
       () => ({ ...transient, retryAfterMs: 60_000 }),
-      { method: 'HEAD', budget: { signal: controller.signal, deadline: () => Date.now() + 120_000 }, policy: DEFAULT_RETRY, observer: undefined },
+      { registry: 'registry.test', method: 'HEAD', budget: { signal: controller.signal, deadline: () => Date.now() + 120_000 }, policy: DEFAULT_RETRY, observer: undefined },
     );
     setTimeout(() => {
       controller.abort();
