@@ -9,6 +9,7 @@ import { fingerprint } from './fingerprint.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
 import { TokenSource, basicAuthorization } from './token.ts';
 import type { Budget, HttpResponse, Send } from './transport.ts';
+import { raceSignal } from '../deadline/index.ts';
 
 /** Remembered challenges are per registry origin; this bounds them against hostile image lists. */
 const MAX_REMEMBERED_CHALLENGES = 1000;
@@ -37,6 +38,8 @@ export class Negotiator {
   readonly #send: Send;
   readonly #tokens: TokenSource;
   readonly #challenges = new Map<string, AuthChallenge>();
+  /** Origins whose challenge a lookup is learning right now. */
+  readonly #discovering = new Map<string, Promise<void>>();
 
   constructor(send: Send) {
     this.#send = send;
@@ -58,8 +61,37 @@ export class Negotiator {
     method: 'HEAD' | 'GET',
     credentials: readonly Credential[],
     budget: Budget,
-  ): Promise<{ readonly response: HttpResponse; readonly authorization: string | undefined; readonly fingerprint: string }> {
+  ): Promise<Negotiated> {
+    // The first lookup on an origin asks anonymously and learns its challenge; lookups starting
+    // meanwhile wait for that answer instead of each collecting a 401 of their own. Checked and
+    // claimed before any await, so concurrent callers see each other.
     let challenge = this.#challenges.get(target.origin);
+    let learned: (() => void) | undefined;
+    if (challenge === undefined) {
+      const discovery = this.#discovering.get(target.origin);
+      if (discovery === undefined) learned = this.#discover(target.origin);
+      else challenge = await this.#learnedBy(discovery, target.origin, budget);
+    }
+    try {
+      return await this.#attempt(target, url, method, credentials, budget, challenge, () => {
+        learned?.();
+        learned = undefined;
+      });
+    } finally {
+      learned?.();
+    }
+  }
+
+  async #attempt(
+    target: Target,
+    url: URL,
+    method: 'HEAD' | 'GET',
+    credentials: readonly Credential[],
+    budget: Budget,
+    known: AuthChallenge | undefined,
+    answered: () => void,
+  ): Promise<Negotiated> {
+    let challenge = known;
     // Against a known Basic registry an anonymous try is a wasted round trip when credentials exist.
     const skipAnonymous = challenge?.scheme === 'basic' && credentials.length > 0;
     const attempts: readonly (Credential | undefined)[] = skipAnonymous ? credentials : [undefined, ...credentials];
@@ -78,20 +110,28 @@ export class Negotiator {
         if (authorization !== undefined) headers['authorization'] = authorization;
         const response = await this.#send({ method, url, headers, context: target }, budget);
         if (response.status !== 401 && response.status !== 403) {
+          // No challenge to learn (an anonymous registry): those waiting go ahead as this lookup did.
+          answered();
           return { response, authorization, fingerprint: fingerprint(credential) };
         }
-        await response.body.dump();
         lastStatus = response.status;
         // Only the registry itself may ask for its credentials: a host it redirected to is not the
         // registry they are for, and the realm such a host names is not the registry's.
-        if (response.url.origin !== url.origin) throw redirectedChallenge(target, response);
+        if (response.url.origin !== url.origin) {
+          await response.body.dump();
+          throw redirectedChallenge(target, response);
+        }
         const next = pickChallenge(response.headers['www-authenticate']);
-        if (next !== undefined && !sameChallenge(next, challenge)) {
+        const isNew = next !== undefined && !sameChallenge(next, challenge);
+        if (isNew) {
           challenge = next;
           sawChallenge = true;
           this.#remember(target.origin, next);
-          continue;
         }
+        // Remembered before anyone waiting resumes.
+        answered();
+        await response.body.dump();
+        if (isNew) continue;
         break;
       }
       if (credential !== undefined) rejected.push(credential.source);
@@ -122,6 +162,24 @@ export class Negotiator {
       budget,
     );
     return outcome.granted ? `Bearer ${outcome.token}` : REFUSED;
+  }
+
+  /** Marks `origin` as being discovered; the returned function ends that (once the first answer is in). */
+  #discover(origin: string): () => void {
+    let done: () => void = () => undefined;
+    this.#discovering.set(origin, new Promise<void>((resolve) => {
+      done = resolve;
+    }));
+    return () => {
+      this.#discovering.delete(origin);
+      done();
+    };
+  }
+
+  /** Waits for the discovery of `origin` in progress and returns the challenge it learned, if any. */
+  async #learnedBy(discovery: Promise<void>, origin: string, budget: Budget): Promise<AuthChallenge | undefined> {
+    await raceSignal(discovery, budget.signal, () => new RegistryError(RegistryErrorCode.timeout, 'lookup cancelled while its registry was being asked for its auth challenge'));
+    return this.#challenges.get(origin);
   }
 
   #remember(origin: string, challenge: AuthChallenge): void {
