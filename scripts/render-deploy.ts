@@ -10,6 +10,12 @@ export const DEPLOY_FILE = 'deploy/tagpin.yaml';
 export const DEPLOY_RELEASE = { name: 'tagpin', namespace: 'tagpin' } as const;
 
 /**
+ * The image the static manifests name until users set theirs: `.invalid` never resolves, so a
+ * forgotten replacement fails to pull with this name in the error rather than running something else.
+ */
+export const DEPLOY_IMAGE_PLACEHOLDER = 'your-registry.invalid/tagpin';
+
+/**
  * Helm arguments of the static variant. cert-manager issues and rotates the serving certificate,
  * so no private key is ever written into the repository.
  */
@@ -22,9 +28,19 @@ export const DEPLOY_HELM_ARGS: readonly string[] = [
   '--skip-tests',
   '--set',
   'tls.mode=cert-manager',
+  '--set',
+  `image.repository=${DEPLOY_IMAGE_PLACEHOLDER}`,
 ];
 
 const header = `# tagpin: static manifests for \`kubectl apply -f deploy/\`. Needs cert-manager in the cluster.
+# The image ${DEPLOY_IMAGE_PLACEHOLDER} is a placeholder that never resolves: build the image from the
+# repository's Dockerfile, push it to your registry, and set it before applying, e.g. from a directory
+# holding a copy of this file:
+#   kustomize create --resources tagpin.yaml
+#   kustomize edit set image ${DEPLOY_IMAGE_PLACEHOLDER}=REGISTRY/tagpin:TAG
+#   kubectl apply -k .
+# \`kubectl -n ${DEPLOY_RELEASE.namespace} set image deployment/tagpin tagpin=REGISTRY/tagpin:TAG\` after applying works
+# too, but until its pods are ready the webhooks (failurePolicy Fail) refuse admissions in matched namespaces.
 # Generated from charts/tagpin (tls.mode=cert-manager) by \`npm run render:deploy\`; do not edit,
 # change the chart and re-run it (a test fails when this file and the chart disagree).
 ---

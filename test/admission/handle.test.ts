@@ -9,8 +9,9 @@ import { createRegistryClient } from '../../src/registry/index.ts';
 import type { Resolver } from '../../src/registry/index.ts';
 import { requireRegistryBinary, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { admissionReview } from '../support/serve.ts';
-import type { ReviewFields } from '../support/serve.ts';
+import { deployment, pod } from '../support/objects.ts';
+import { admissionReview } from '../support/reviews.ts';
+import type { ReviewFields } from '../support/reviews.ts';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 
@@ -95,20 +96,18 @@ describe('handleReview', () => {
         return { keyring: emptyKeyring, warnings: [] };
       },
     };
-    const started = Date.now();
-    const object = {
-      ...deployment(image),
-      spec: {
-        template: { spec: { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'one' }, { name: 'two' }], containers: [{ name: 'a', image }] } },
-      },
-    };
-    await mutate(deps('resolve:\n  timeoutMs: 4000\n', { credentials: source }), { object, namespace: 'team-x' });
+    const object = deployment([image], { namespace: 'team-x', spec: { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'one' }, { name: 'two' }] } });
+    // The request "arrived" at a fixed instant, so the deadline handed on can be judged exactly against it.
+    const arrived = Date.now();
+    const outcome = await handleReview('mutate', admissionReview({ object, namespace: 'team-x' }), deps('resolve:\n  timeoutMs: 4000\n', { credentials: source }), arrived);
+    assert.equal(outcome.status, 200);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]?.namespace, 'team-x');
     assert.equal(seen[0]?.serviceAccountName, 'builder');
     assert.deepEqual(seen[0]?.imagePullSecrets, ['one', 'two']);
     // The Kubernetes API gets a share of the budget, not all of it.
-    assert.ok((seen[0]?.deadline ?? 0) <= started + 4000);
+    const deadline = seen[0]?.deadline ?? Number.NaN;
+    assert.ok(deadline > arrived && deadline < arrived + 4000, `deadline ${String(deadline - arrived)} ms after arrival, of a 4000 ms budget`);
   });
 
   it('does not ask for credentials when nothing needs a lookup', async () => {
@@ -189,16 +188,3 @@ describe('keptPinnedValue (the UPDATE rule)', () => {
     assert.equal(keptPinnedValue(undefined, 'nginx:1.27'), undefined);
   });
 });
-
-function pod(images: readonly string[]): Record<string, unknown> {
-  return {
-    kind: 'Pod',
-    apiVersion: 'v1',
-    metadata: { name: 'p', namespace: 'demo' },
-    spec: { containers: images.map((image, i) => ({ name: `c${String(i)}`, image })) },
-  };
-}
-
-function deployment(image: string): Record<string, unknown> {
-  return { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'd', namespace: 'demo' }, spec: { template: { spec: { containers: [{ name: 'a', image }] } } } };
-}

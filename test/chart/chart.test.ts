@@ -75,8 +75,14 @@ for (const s of SCENARIOS) {
       const notes = result.stdout.slice(result.stdout.indexOf('NOTES:'));
       assert.match(notes, new RegExp(`installed in namespace ${s.namespace}\\.`));
       assert.match(notes, new RegExp(`helm test ${s.release} -n ${s.namespace}`));
-      if (field(s.values, 'webhooks', 'optIn', 'enabled') === true) assert.match(notes, /Only namespaces labelled/);
-      else assert.match(notes, new RegExp(`Every namespace except kube-system, ${s.namespace}`));
+      const excluded = `kube-system, kube-node-lease, kube-public, ${s.namespace}`;
+      if (field(s.values, 'webhooks', 'optIn', 'enabled') === true) assert.match(notes, new RegExp(`Only namespaces labelled[^]*Never ${excluded}`));
+      else assert.match(notes, new RegExp(`Every namespace except ${excluded}`));
+      const optOutKey = String(field(s.values, 'webhooks', 'optOut', 'labelKey') ?? 'tagpin.dev/ignore');
+      const optOutValue = String(field(s.values, 'webhooks', 'optOut', 'labelValue') ?? 'true');
+      assert.ok(notes.includes(`A namespace labelled ${optOutKey}=${optOutValue} is skipped`), 'names the opt-out label');
+      const url = field(s.values, 'webhooks', 'url');
+      if (typeof url === 'string') assert.ok(notes.includes(`The webhooks call ${url.replace(/\/+$/, '')}/mutate`), 'names the URL the webhooks call');
     });
 
     it('renders only objects valid against the Kubernetes schemas', () => {
@@ -258,5 +264,13 @@ describe('all scenarios together', () => {
       { ...config, server: { ...config.server, tlsCert: null, tlsKey: null } },
       { ...DEFAULT_CONFIG, server: { ...DEFAULT_CONFIG.server, tlsCert: null, tlsKey: null } },
     );
+  });
+});
+
+describe('webhook pod scheduling', () => {
+  it('sets priorityClassName when given, so the webhook pods are scheduled ahead of the workloads they admit', () => {
+    const priorityOf = (values: Json): unknown => field(only(renderChart({ values }), 'Deployment'), 'spec', 'template', 'spec', 'priorityClassName');
+    assert.equal(priorityOf({}), undefined, 'unset by default: the cluster default priority');
+    assert.equal(priorityOf({ priorityClassName: 'system-cluster-critical' }), 'system-cluster-critical');
   });
 });

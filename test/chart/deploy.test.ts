@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEPLOY_FILE, DEPLOY_RELEASE, renderDeployManifests } from '../../scripts/render-deploy.ts';
+import { DEPLOY_FILE, DEPLOY_IMAGE_PLACEHOLDER, DEPLOY_RELEASE, renderDeployManifests } from '../../scripts/render-deploy.ts';
 import { schemaErrors, unknownFieldErrors } from './kube-validate.ts';
 import { all, field, only, parseManifests } from './render.ts';
 
@@ -46,6 +46,16 @@ describe('deploy/', () => {
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       assert.equal(only(rendered, kind).metadata.annotations?.['cert-manager.io/inject-ca-from'], `${DEPLOY_RELEASE.namespace}/${serving.metadata.name}`);
     }
+  });
+
+  it('names a placeholder image that can never be pulled, and says in its header how to set the real one', () => {
+    const containers = field(only(rendered, 'Deployment'), 'spec', 'template', 'spec', 'containers') as Array<{ image: string }>;
+    assert.deepEqual(containers.map((c) => c.image.split(':')[0]), [DEPLOY_IMAGE_PLACEHOLDER]);
+    assert.match(DEPLOY_IMAGE_PLACEHOLDER, /^[^/]+\.invalid\//, 'the reserved .invalid domain never resolves');
+    const header = text.slice(0, text.indexOf('\n---'));
+    assert.ok(header.includes(`kustomize edit set image ${DEPLOY_IMAGE_PLACEHOLDER}=REGISTRY/tagpin:TAG`), 'kustomize');
+    assert.ok(header.includes('kubectl -n tagpin set image deployment/tagpin tagpin=REGISTRY/tagpin:TAG'), 'kubectl');
+    assert.match(header, /Dockerfile/);
   });
 
   it('leaves Helm hooks out (no test pod to apply by accident)', () => {

@@ -26,7 +26,10 @@ export interface Rendered {
   readonly object: KubeObject;
 }
 
-/** What to render: values (written to a values file, as users do) and release coordinates. */
+/**
+ * What to render: values (written to a values file, as users do) and release coordinates.
+ * `image.repository` is TEST_IMAGE_REPOSITORY unless `values` say otherwise: the chart has no default.
+ */
 export interface RenderOptions {
   readonly values?: Readonly<Record<string, unknown>>;
   readonly release?: string;
@@ -37,6 +40,9 @@ export interface RenderOptions {
 }
 
 export const CHART = 'charts/tagpin';
+
+/** The image the chart tests install: `.example` is reserved, so it can never be pulled by mistake. */
+export const TEST_IMAGE_REPOSITORY = 'registry.example/tagpin';
 
 let valuesDir: string | undefined;
 let valuesCount = 0;
@@ -55,13 +61,18 @@ export function valuesArgs(values: Readonly<Record<string, unknown>> | undefined
   return ['-f', file];
 }
 
+let imageArgs: string[] | undefined;
+
 function templateArgs(options: RenderOptions): string[] {
+  // First, so a later values file can override it, as a user's own -f would.
+  imageArgs ??= valuesArgs({ image: { repository: TEST_IMAGE_REPOSITORY } });
   return [
     'template',
     options.release ?? 'tagpin',
     CHART,
     '--namespace',
     options.namespace ?? 'tagpin',
+    ...imageArgs,
     ...valuesArgs(options.values),
     ...(options.args ?? []),
   ];

@@ -1,4 +1,5 @@
 // The value combinations every chart test renders: one per way platform teams install tagpin.
+import { TEST_IMAGE_REPOSITORY } from './render.ts';
 
 /** A named install: values, release name and namespace. */
 export interface Scenario {
@@ -9,10 +10,18 @@ export interface Scenario {
 }
 
 /**
- * The scenarios. `caBundle` is a PEM CA for the existing-Secret install (tests create a real one),
- * so that scenario can be checked end to end with a TLS handshake.
+ * The scenarios, each with image.repository set (the chart requires it). `caBundle` is a PEM CA for
+ * the existing-Secret install (tests create a real one), so that scenario can be checked end to end
+ * with a TLS handshake.
  */
 export function scenarios(caBundle: string): readonly Scenario[] {
+  return installs(caBundle).map((s) => ({
+    ...s,
+    values: { ...s.values, image: { repository: TEST_IMAGE_REPOSITORY, ...(s.values.image as object | undefined) } },
+  }));
+}
+
+function installs(caBundle: string): readonly Scenario[] {
   const base = { release: 'tagpin', namespace: 'tagpin' };
   return [
     { ...base, name: 'defaults', values: {} },
@@ -31,6 +40,17 @@ export function scenarios(caBundle: string): readonly Scenario[] {
     { ...base, name: 'validate only', values: { webhooks: { mutating: { enabled: false } } } },
     { ...base, name: 'mutate only', values: { webhooks: { validating: { enabled: false } } } },
     { ...base, name: 'opt-in namespaces', values: { webhooks: { optIn: { enabled: true, labelKey: 'tagpin.dev/pin', labelValue: 'on' } } } },
+    {
+      ...base,
+      name: 'outside the cluster, opt-out label',
+      values: { webhooks: { url: 'https://127.0.0.1:8443', optOut: { labelKey: 'example.com/no-pinning', labelValue: 'yes' } } },
+    },
+    {
+      release: 'dev',
+      namespace: 'tagpin',
+      name: 'cert-manager outside the cluster',
+      values: { tls: { mode: 'cert-manager', certManager: { namespace: 'security' } }, webhooks: { url: 'https://tagpin.dev-box.example:9443/hooks/' } },
+    },
     {
       ...base,
       name: 'custom failurePolicy and timeout',

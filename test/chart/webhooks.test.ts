@@ -99,6 +99,7 @@ describe('webhook configurations by default', () => {
     const base = { name: service.metadata.name, namespace: 'tagpin', port: 443 };
     assert.deepEqual(field(mutating(r), 'clientConfig', 'service'), { ...base, path: '/mutate' });
     assert.deepEqual(field(validating(r), 'clientConfig', 'service'), { ...base, path: '/validate' });
+    assert.equal(field(mutating(r), 'clientConfig', 'url'), undefined, 'no webhooks.url, no clientConfig.url');
   });
 
   it('re-run the mutating webhook when later webhooks inject containers', () => {
@@ -113,14 +114,25 @@ describe('webhook configurations by default', () => {
     }
   });
 
-  it('skip kube-system and the release namespace, by their kubernetes.io/metadata.name label', () => {
+  it('skip the control plane namespaces and the release namespace, by their kubernetes.io/metadata.name label', () => {
     for (const webhook of [mutating(r), validating(r)]) {
       assert.equal(admits(webhook, 'kube-system'), false);
+      assert.equal(admits(webhook, 'kube-node-lease'), false, 'node heartbeats never wait on tagpin');
+      assert.equal(admits(webhook, 'kube-public'), false);
       assert.equal(admits(webhook, 'tagpin'), false, 'tagpin never waits on itself');
+      assert.equal(admits(webhook, 'cert-manager'), true, 'cert-manager is special only when it issues the certificate');
       assert.equal(admits(webhook, 'default'), true);
       assert.equal(admits(webhook, 'payments', { team: 'payments' }), true);
       assert.equal(webhook.objectSelector, undefined);
       assert.equal(webhook.matchConditions, undefined);
+    }
+  });
+
+  it('skip any namespace labelled tagpin.dev/ignore=true, and only those', () => {
+    for (const webhook of [mutating(r), validating(r)]) {
+      assert.equal(admits(webhook, 'payments', { 'tagpin.dev/ignore': 'true' }), false);
+      assert.equal(admits(webhook, 'payments', { 'tagpin.dev/ignore': 'false' }), true);
+      assert.equal(admits(webhook, 'payments', { 'tagpin.dev/enabled': 'true' }), true);
     }
   });
 
@@ -158,6 +170,37 @@ describe('webhook configurations per install choice', () => {
       assert.equal(admits(webhook, 'kube-system', { 'tagpin.dev/enabled': 'true' }), false);
       assert.equal(admits(webhook, 'tagpin', { 'tagpin.dev/enabled': 'true' }), false);
     }
+  });
+
+  it('opt-in and opt-out together: the opt-out label wins', () => {
+    const r = renderChart({ values: { webhooks: { optIn: { enabled: true } } } });
+    for (const webhook of [mutating(r), validating(r)]) {
+      assert.equal(admits(webhook, 'web', { 'tagpin.dev/enabled': 'true' }), true);
+      assert.equal(admits(webhook, 'web', { 'tagpin.dev/enabled': 'true', 'tagpin.dev/ignore': 'true' }), false);
+      assert.equal(admits(webhook, 'kube-node-lease', { 'tagpin.dev/enabled': 'true' }), false);
+      assert.equal(admits(webhook, 'kube-public', { 'tagpin.dev/enabled': 'true' }), false);
+    }
+  });
+
+  it('opt-out with a custom label', () => {
+    const r = renderChart({ values: { webhooks: { optOut: { labelKey: 'example.com/no-pinning', labelValue: 'yes' } } } });
+    for (const webhook of [mutating(r), validating(r)]) {
+      assert.equal(admits(webhook, 'web', { 'example.com/no-pinning': 'yes' }), false);
+      assert.equal(admits(webhook, 'web', { 'example.com/no-pinning': 'no' }), true);
+      assert.equal(admits(webhook, 'web', { 'tagpin.dev/ignore': 'true' }), true, 'the default label no longer applies');
+    }
+  });
+
+  it("tls.mode=cert-manager: cert-manager's namespace is skipped, so it can issue tagpin's certificate while tagpin is down", () => {
+    const r = renderChart({ values: { tls: { mode: 'cert-manager' } } });
+    for (const webhook of [mutating(r), validating(r)]) {
+      assert.equal(admits(webhook, 'cert-manager'), false);
+      assert.equal(admits(webhook, 'kube-system'), false);
+      assert.equal(admits(webhook, 'default'), true);
+    }
+    const elsewhere = renderChart({ values: { tls: { mode: 'cert-manager', certManager: { namespace: 'security' } } } });
+    assert.equal(admits(validating(elsewhere), 'security'), false, 'tls.certManager.namespace names it');
+    assert.equal(admits(validating(elsewhere), 'cert-manager'), true);
   });
 
   it('opt-in with a custom label', () => {

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { copyFixture, fixtureText, lines, removeDir, runCli, tempDir, writeConfig } from './helpers.ts';
+import { copyFixture, escapeRegExp, fixtureText, lines, removeDir, runCli, tempDir, writeConfig } from '../support/cli.ts';
 
 describe('tagpin check', () => {
   let dir: string;
@@ -60,9 +60,9 @@ describe('tagpin check', () => {
     assert.equal(result.code, 1);
     const output = lines(result.stdout);
     assert.equal(output.length, 8);
-    assert.match(output[1] ?? '', new RegExp(`^${escape(policy)}:/spec/template/spec/containers/1/image nginx:latest violation .*latest`));
+    assert.match(output[1] ?? '', new RegExp(`^${escapeRegExp(policy)}:/spec/template/spec/containers/1/image nginx:latest violation .*latest`));
     assert.equal(output[2], `${policy}:/spec/template/spec/containers/2/image nginx:1.27 ok`);
-    assert.match(output[5] ?? '', new RegExp(`^${escape(policy)}:/spec/containers/0/image nginx:latest excluded .*kube-system`));
+    assert.match(output[5] ?? '', new RegExp(`^${escapeRegExp(policy)}:/spec/containers/0/image nginx:latest excluded .*kube-system`));
     assert.match(output[6] ?? '', / 42 invalid .*not a string/);
     assert.equal(output[7], '7 images in 1 file: 2 ok, 2 violations, 2 invalid, 1 excluded');
     assert.equal(connections, 0);
@@ -112,7 +112,3 @@ describe('tagpin check', () => {
     assert.ok(result.stderr.startsWith(`tagpin: ${broken}:9: `), result.stderr);
   });
 });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
-import { startRegistry } from '../support/registry.ts';
+import { portOf } from '../support/ports.ts';
+import { settledHandshakeErrors, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { lines, removeDir, runCli, tempDir, writeConfig } from './helpers.ts';
+import { lines, removeDir, runCli, tempDir, writeConfig } from '../support/cli.ts';
 
 describe('tagpin resolve and the address guard', () => {
   let pki: Pki;
@@ -26,14 +27,21 @@ describe('tagpin resolve and the address guard', () => {
     await removeDir(pki.dir);
   });
 
+  /** Runs `args`, and asserts that the registry saw neither a request nor a connection (a failed handshake) meanwhile. */
+  async function withoutContact(args: readonly string[]): Promise<Awaited<ReturnType<typeof runCli>>> {
+    const before = { requests: secure.requests().length, handshakes: (await settledHandshakeErrors(secure)).length };
+    const result = await runCli(args);
+    assert.deepEqual(secure.requests().slice(before.requests), [], 'requests reached the registry');
+    assert.equal((await settledHandshakeErrors(secure)).length, before.handshakes, 'a connection reached the registry');
+    return result;
+  }
+
   test('refuses an HTTPS registry on loopback that no list names, without contacting it', async () => {
-    const before = secure.manifestRequests().length;
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, image]);
+    const result = await withoutContact(['resolve', '--ca-file', pki.caFile, image]);
     assert.equal(result.code, 1);
     assert.deepEqual(lines(result.stderr), [
       `tagpin: ${image}: refusing to contact ${secure.host}: 127.0.0.1 is a loopback or private address (list it in registries.allow or registries.insecure to trust it)`,
     ]);
-    assert.equal(secure.manifestRequests().length, before);
   });
 
   test('--allow-registry opens the host on every port', async () => {
@@ -46,10 +54,11 @@ describe('tagpin resolve and the address guard', () => {
     const config = await writeConfig(dir, 'allow-other.yaml', 'registries:\n  allow: ["*.example.com"]\n');
     const result = await runCli(['resolve', '--config', config, '--allow-registry', '127.0.0.1', '--ca-file', pki.caFile, image]);
     assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${image}\t${image}@${await secure.digest('demo/app', 'v1')}\n`);
   });
 
   test('once an allow list exists, a registry it does not name is not contacted', async () => {
-    const result = await runCli(['resolve', '--allow-registry', '*.example.com', '--ca-file', pki.caFile, image]);
+    const result = await withoutContact(['resolve', '--allow-registry', '*.example.com', '--ca-file', pki.caFile, image]);
     assert.equal(result.code, 1);
     assert.deepEqual(lines(result.stderr), [
       `tagpin: ${image}: registry ${secure.host} is not listed in registries.allow, so it is not contacted`,
@@ -64,10 +73,9 @@ describe('tagpin resolve and the address guard', () => {
     ]);
   });
 
-  test('localhost counts as loopback', async () => {
-    const port = secure.host.slice(secure.host.lastIndexOf(':') + 1);
-    const local = `localhost:${port}/demo/app:v1`;
-    const result = await runCli(['resolve', '--ca-file', pki.caFile, local]);
+  test('localhost counts as loopback, and is not contacted either', async () => {
+    const local = `localhost:${portOf(secure.host)}/demo/app:v1`;
+    const result = await withoutContact(['resolve', '--ca-file', pki.caFile, local]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^tagpin: localhost:\d+\/demo\/app:v1: refusing to contact localhost:\d+: localhost is a loopback or private address/);
   });

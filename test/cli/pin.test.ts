@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { copyFixture, fixtureText, lines, removeDir, runCli, tempDir, writeConfig } from './helpers.ts';
+import { copyFixture, escapeRegExp, fixtureText, lines, removeDir, runCli, tempDir, writeConfig } from '../support/cli.ts';
 
 describe('tagpin pin', () => {
   let registry: TestRegistry;
@@ -198,7 +198,7 @@ describe('tagpin pin', () => {
     assert.equal(result.stdout, '');
     const [line, ...rest] = lines(result.stderr);
     assert.deepEqual(rest, []);
-    assert.match(line ?? '', new RegExp(`^tagpin: ${escape(`${host}/demo/app:1.99`)}: .*not found.*${escape(host)}`));
+    assert.match(line ?? '', new RegExp(`^tagpin: ${escapeRegExp(`${host}/demo/app:1.99`)}: .*not found.*${escapeRegExp(host)}`));
     assert.ok(line?.endsWith(`(${file}:7)`), line);
     assert.equal(await readFile(file, 'utf8'), text);
   });
@@ -237,8 +237,4 @@ function replaceLine(text: string, before: string, after: string): string {
   const index = matches[0] ?? 0;
   all[index] = (all[index] ?? '').replace(before, after);
   return all.join('\n');
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

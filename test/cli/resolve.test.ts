@@ -1,13 +1,14 @@
 // `tagpin resolve` against real registries: output formats, failures, and the registry flags.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
-import { startRegistry } from '../support/registry.ts';
+import { settledHandshakeErrors, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { closedPort, lines, removeDir, runCli, tempDir, writeConfig, writeDockerConfig } from './helpers.ts';
+import { escapeRegExp, lines, removeDir, runCli, tempDir, writeConfig } from '../support/cli.ts';
+import { writeDockerConfig } from '../support/docker-config.ts';
+import { closedHost } from '../support/ports.ts';
+import { startSilentServer } from '../support/servers.ts';
 
 describe('tagpin resolve over plain HTTP', () => {
   let registry: TestRegistry;
@@ -82,47 +83,44 @@ describe('tagpin resolve over plain HTTP', () => {
     assert.equal(result.stdout, `${web}\t${web}@${await registry.digest('demo/web', '1.0')}\n`);
     const [line, ...rest] = lines(result.stderr);
     assert.deepEqual(rest, []);
-    assert.match(line ?? '', new RegExp(`^tagpin: ${escape(missing)}: `));
+    assert.match(line ?? '', new RegExp(`^tagpin: ${escapeRegExp(missing)}: `));
     assert.ok(line?.includes(registry.host), line);
     assert.match(line ?? '', /not found/);
   });
 
   test('plain HTTP is used only for registries named insecure', async () => {
-    const before = registry.manifestRequests().length;
+    const before = registry.requests().length;
     const result = await runCli(['resolve', ...allowLoopback, app]);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
-    assert.equal(lines(result.stderr).length, 1, result.stderr);
-    assert.match(result.stderr, new RegExp(`^tagpin: ${escape(app)}: .*${escape(registry.host)}`));
-    assert.equal(registry.manifestRequests().length, before);
+    // Spoken to over TLS, the plain registry cannot answer: no HTTP request reached it.
+    assert.deepEqual(lines(result.stderr), [`tagpin: ${app}: TLS error talking to ${registry.host}: ${tlsMismatch(result.stderr)}`]);
+    assert.deepEqual(registry.requests().slice(before), []);
   });
 
   test('a registry nobody listens on exits 1 naming it, without a stack trace', async () => {
-    const host = `127.0.0.1:${String(await closedPort())}`;
+    const host = await closedHost();
     const image = `${host}/demo/app:v1`;
     const result = await runCli(['resolve', '--insecure-registry', host, image]);
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
-    assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*${escape(host)}`));
+    assert.match(result.stderr, new RegExp(`^tagpin: ${escapeRegExp(image)}: .*${escapeRegExp(host)}`));
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
 
-  test('a registry that never answers fails within resolve.timeoutMs, naming the timeout', async () => {
-    const sockets = new Set<Socket>();
-    const silent = createServer((socket) => sockets.add(socket));
-    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+  test('a registry that never answers fails at resolve.timeoutMs, naming the timeout for each image', async () => {
+    const silent = await startSilentServer();
     try {
-      const address = silent.address();
-      if (address === null || typeof address === 'string') throw new Error('no port');
-      const host = `127.0.0.1:${String(address.port)}`;
+      const host = silent.host;
       const config = await writeConfig(dir, 'short-timeout.yaml', `resolve:\n  timeoutMs: 300\nregistries:\n  insecure: ["${host}"]\n`);
       const result = await runCli(['resolve', '--config', config, `${host}/demo/app:v1`, `${host}/demo/web:1.0`]);
       assert.equal(result.code, 1);
       assert.equal(lines(result.stderr).length, 2, result.stderr);
-      for (const line of lines(result.stderr)) assert.match(line, new RegExp(`^tagpin: ${escape(host)}/demo/\\S+: .*timed out.*`));
+      for (const line of lines(result.stderr)) assert.match(line, new RegExp(`^tagpin: ${escapeRegExp(host)}/demo/\\S+: timed out after \\d+ ms looking up `));
+      // One lookup asked; the other waited for the registry's first answer (its auth challenge, if any), which never came.
+      assert.equal(silent.asked(), 1, 'one request: the second lookup does not collect an answer of its own meanwhile');
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((done) => silent.close(() => { done(); }));
+      await silent.close();
     }
   });
 
@@ -170,17 +168,24 @@ describe('tagpin resolve over TLS and with credentials', () => {
     assert.equal(result.stdout, `${image}\t${image}@${await tls.digest('demo/app', 'v1')}\n`);
   });
 
-  test('without --ca-file the private CA is not trusted', async () => {
+  test('without --ca-file the private CA is not trusted: the handshake fails and no request is sent', async () => {
     const image = `${tls.host}/demo/app:v1`;
+    const before = { requests: tls.requests().length, handshakes: (await settledHandshakeErrors(tls)).length };
     const result = await runCli(['resolve', ...allowLoopback, image]);
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
-    assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*${escape(tls.host)}`));
+    assert.match(
+      result.stderr,
+      new RegExp(`^tagpin: ${escapeRegExp(image)}: TLS error talking to ${escapeRegExp(tls.host)}: certificate not trusted \\(unable to verify the first certificate\\b.*\\); trust its CA with --ca-file`),
+    );
+    // The registry saw the connection break off in the handshake, once (TLS errors are not retried), and no request.
+    assert.equal((await settledHandshakeErrors(tls)).length, before.handshakes + 1);
+    assert.deepEqual(tls.requests().slice(before.requests), []);
   });
 
   test('--docker-config supplies Basic credentials', async () => {
     const image = `${basic.host}/demo/app:v1`;
-    const dockerConfig = await writeDockerConfig(dir, basic.host, basic.username ?? '', basic.password ?? '');
+    const dockerConfig = await writeDockerConfig(dir, { [basic.host]: { username: basic.username ?? '', password: basic.password ?? '' } });
     const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${image}\t${image}@${await basic.digest('demo/app', 'v1')}\n`);
@@ -191,23 +196,23 @@ describe('tagpin resolve over TLS and with credentials', () => {
     const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, image]);
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
-    assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*unauthorized.*${escape(basic.host)}`, 'i'));
+    assert.match(result.stderr, new RegExp(`^tagpin: ${escapeRegExp(image)}: .*unauthorized.*${escapeRegExp(basic.host)}`, 'i'));
   });
 
   test('wrong credentials are reported as rejected, and the password never printed', async () => {
     const image = `${basic.host}/demo/app:v1`;
-    const dockerConfig = await writeDockerConfig(dir, basic.host, basic.username ?? '', 'not-the-password');
+    const dockerConfig = await writeDockerConfig(dir, { [basic.host]: { username: basic.username ?? '', password: 'not-the-password' } });
     const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
     assert.equal(result.code, 1);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
-    assert.match(result.stderr, new RegExp(`^tagpin: ${escape(image)}: .*${escape(basic.host)}`));
+    assert.match(result.stderr, new RegExp(`^tagpin: ${escapeRegExp(image)}: .*${escapeRegExp(basic.host)}`));
     assert.ok(!result.stderr.includes('not-the-password'));
     assert.ok(!result.stderr.includes(Buffer.from(`${basic.username ?? ''}:not-the-password`).toString('base64')));
   });
 
   test('--docker-config credentials are exchanged for a bearer token', async () => {
     const image = `${token.host}/demo/app:v1`;
-    const dockerConfig = await writeDockerConfig(dir, token.host, token.username ?? '', token.password ?? '');
+    const dockerConfig = await writeDockerConfig(dir, { [token.host]: { username: token.username ?? '', password: token.password ?? '' } });
     const result = await runCli(['resolve', ...allowLoopback, '--ca-file', pki.caFile, '--docker-config', dockerConfig, image]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${image}\t${image}@${await token.digest('demo/app', 'v1')}\n`);
@@ -221,13 +226,16 @@ describe('tagpin resolve over TLS and with credentials', () => {
     assert.equal(result.code, 1);
     assert.equal(result.stdout, `${open}\t${open}@${await token.digest('public/app', 'v1')}\n`);
     assert.equal(lines(result.stderr).length, 1, result.stderr);
-    assert.match(result.stderr, new RegExp(`^tagpin: ${escape(closed)}: .*${escape(token.host)}`));
+    assert.match(result.stderr, new RegExp(`^tagpin: ${escapeRegExp(closed)}: .*${escapeRegExp(token.host)}`));
   });
 });
 
 /** The test registries and their token realm live on loopback, which the address guard opens only to listed hosts. */
 const allowLoopback: readonly string[] = ['--allow-registry', '127.0.0.1'];
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The part of a TLS error that OpenSSL words, for a plain-HTTP server answering a ClientHello. */
+function tlsMismatch(stderr: string): string {
+  const detail = /TLS error talking to \S+: (.*)$/m.exec(stderr)?.[1] ?? '';
+  assert.match(detail, /wrong version number|packet length too long|record layer failure/i, stderr);
+  return detail;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { lines, removeDir, repoRoot, runCli, tempDir, writeConfig } from './helpers.ts';
+import { lines, removeDir, runCli, tempDir, writeConfig } from '../support/cli.ts';
+import { repoRoot } from '../support/paths.ts';
 
 describe('tagpin command line', () => {
   let dir: string;

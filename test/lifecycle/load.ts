@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 /** How one request ended. */
 export type Outcome =
   /** HTTP 200 with a body the caller's `check` accepted. */
-  | { readonly kind: 'answered'; readonly ms: number; readonly finishedAt: number; readonly certificate: string }
+  | { readonly kind: 'answered'; readonly certificate: string }
   /** The connection failed before TLS was established: the request never left the client. */
   | { readonly kind: 'refused'; readonly code: string }
   /** TLS was established (the request was sent or about to be) and no complete answer came: a dropped request. */
@@ -58,7 +58,6 @@ export async function runLoad(options: LoadOptions): Promise<readonly Outcome[]>
 }
 
 function sendOne(options: LoadOptions, load: LoadRequest): Promise<Outcome> {
-  const started = performance.now();
   return new Promise<Outcome>((resolve) => {
     let secured = false;
     let certificate = '';
@@ -93,7 +92,7 @@ function sendOne(options: LoadOptions, load: LoadRequest): Promise<Outcome> {
           const problem = load.check(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
           settle(
             problem === undefined
-              ? { kind: 'answered', ms: performance.now() - started, finishedAt: Date.now(), certificate }
+              ? { kind: 'answered', certificate }
               : { kind: 'wrong', detail: problem },
           );
         });

@@ -5,9 +5,10 @@ import { startFaultProxy } from '../support/fault-proxy.ts';
 import type { FaultProxy } from '../support/fault-proxy.ts';
 import { requireRegistryBinary, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { admissionReview, startServe } from '../support/serve.ts';
+import { pod } from '../support/objects.ts';
+import { admissionReview } from '../support/reviews.ts';
+import { startServe } from '../support/serve.ts';
 import type { TagpinServer } from '../support/serve.ts';
-import { pod } from '../faults/helpers.ts';
 import { runLoad, tally } from './load.ts';
 import type { Outcome } from './load.ts';
 
@@ -23,7 +24,8 @@ describe('SIGTERM under load', () => {
   let server: TagpinServer;
   let digest: string;
   let outcomes: readonly Outcome[];
-  let signalledAt = 0;
+  /** The requests that finished after SIGTERM was sent, in the order they finished. */
+  const afterSignal = new Set<Outcome>();
   let exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null };
 
   before(async () => {
@@ -58,11 +60,9 @@ describe('SIGTERM under load', () => {
           },
         };
       },
-      onProgress: (finished) => {
-        if (finished === SIGNAL_AFTER) {
-          signalledAt = Date.now();
-          server.kill('SIGTERM');
-        }
+      onProgress: (finished, outcome) => {
+        if (finished > SIGNAL_AFTER) afterSignal.add(outcome);
+        if (finished === SIGNAL_AFTER) server.kill('SIGTERM');
       },
     });
     exit = await server.exited();
@@ -78,7 +78,7 @@ describe('SIGTERM under load', () => {
     const dropped = outcomes.filter((o) => o.kind === 'aborted' || o.kind === 'wrong' || o.kind === 'handshake-failed');
     assert.deepEqual(dropped, [], JSON.stringify(counts));
     assert.equal(counts.answered + counts.refused, TOTAL);
-    const inFlight = outcomes.filter((o) => o.kind === 'answered' && o.finishedAt > signalledAt);
+    const inFlight = outcomes.filter((o) => o.kind === 'answered' && afterSignal.has(o));
     assert.ok(inFlight.length >= 1, `no request was in flight at SIGTERM (${JSON.stringify(counts)})`);
     t.diagnostic(`${JSON.stringify(counts)}; ${String(inFlight.length)} answered after SIGTERM`);
     assert.ok(counts.answered >= SIGNAL_AFTER);

@@ -2,23 +2,20 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
-import { RegistryError } from '../../src/errors/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
-import { createRegistryClient } from '../../src/registry/index.ts';
-import type { RegistryClientOptions, Resolver } from '../../src/registry/index.ts';
+import { lookupKit, rejection, soon } from '../support/lookups.ts';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
+import { portOf } from '../support/ports.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { proxyTo, startServer } from './servers.ts';
-import type { LocalServer } from './servers.ts';
+import { proxyTo } from '../support/servers.ts';
 
 let pki: Pki;
 let plain: TestRegistry;
 let secure: TestRegistry;
 let plainPort: string;
 let securePort: string;
-const closers: Array<() => Promise<void>> = [];
 
 /** Test DNS: every name the suite uses, and what it answers; `answers` may change between queries. */
 const answers = new Map<string, readonly LookupAddress[]>();
@@ -32,36 +29,16 @@ async function testResolver(hostname: string): Promise<readonly LookupAddress[]>
 const v4 = (address: string): readonly LookupAddress[] => [{ address, family: 4 }];
 const v6 = (address: string): readonly LookupAddress[] => [{ address, family: 6 }];
 
-function client(options: RegistryClientOptions = {}): Resolver {
-  const made = createRegistryClient({ lookup: testResolver, ca: pki.caPem, ...options });
-  closers.push(() => made.close());
-  return made;
-}
-
-async function server(handle: Parameters<typeof startServer>[0]): Promise<LocalServer> {
-  const started = await startServer(handle);
-  closers.push(() => started.close());
-  return started;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the lookup to fail');
-}
-
-const soon = (): number => Date.now() + 8000;
+const kit = lookupKit(() => ({ lookup: testResolver, ca: pki.caPem }));
+const client = kit.client;
+const server = kit.server;
 
 before(async () => {
   pki = await createPki();
   [plain, secure] = await Promise.all([startRegistry('http'), startRegistry('tls', { pki })]);
   await Promise.all([plain.push('demo/app', 'v1', 'oci-manifest'), secure.push('demo/app', 'v1', 'docker-list')]);
-  plainPort = plain.host.slice(plain.host.lastIndexOf(':') + 1);
-  securePort = secure.host.slice(secure.host.lastIndexOf(':') + 1);
+  plainPort = portOf(plain.host);
+  securePort = portOf(secure.host);
   answers.set('registry.inside.test', v4('127.0.0.1'));
   answers.set('mapped.inside.test', v6('::ffff:127.0.0.1'));
   answers.set('ten.inside.test', v4('10.11.12.13'));
@@ -72,7 +49,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
+  await kit.closeAll();
   await Promise.all([plain.stop(), secure.stop()]);
 });
 
@@ -139,7 +116,7 @@ describe('loopback and private addresses', () => {
     const realm = await server((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
     });
-    const realmPort = realm.host.slice(realm.host.lastIndexOf(':') + 1);
+    const realmPort = portOf(realm.host);
     const registry = await server((_req, res) => {
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://registry.inside.test:${realmPort}/token",service="x"` }).end();
     });
@@ -158,7 +135,7 @@ describe('DNS rebinding', () => {
       res.shouldKeepAlive = false;
       await forward(req, res);
     });
-    const proxyPort = proxy.host.slice(proxy.host.lastIndexOf(':') + 1);
+    const proxyPort = portOf(proxy.host);
     const host = `rebind.inside.test:${proxyPort}`;
     answers.set('rebind.inside.test', v4('127.0.0.1'));
     await plain.push('demo/app', 'v2', 'oci-manifest');

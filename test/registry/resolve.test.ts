@@ -3,21 +3,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryError } from '../../src/errors/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
-import { createRegistryClient } from '../../src/registry/index.ts';
 import { resolveAll } from '../../src/admission/index.ts';
-import type { RegistryClientOptions, Resolver, ResolvedImage } from '../../src/registry/index.ts';
+import type { ResolvedImage } from '../../src/registry/index.ts';
+import { lookupKit, rejection, soon } from '../support/lookups.ts';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
 import { manifestMediaTypes, startRegistry } from '../support/registry.ts';
 import type { ContentKind, RegistrySetup, TestRegistry } from '../support/registry.ts';
-import { keyringFor } from './servers.ts';
+import { keyringFor } from '../support/servers.ts';
 
 const SETUPS: readonly RegistrySetup[] = ['http', 'tls', 'basic', 'token'];
 const KINDS: readonly ContentKind[] = ['oci-manifest', 'docker-manifest', 'oci-index', 'docker-list'];
 
 let pki: Pki;
 const registries = new Map<RegistrySetup, TestRegistry>();
-const clients: Resolver[] = [];
 
 function registry(setup: RegistrySetup): TestRegistry {
   const found = registries.get(setup);
@@ -26,33 +25,16 @@ function registry(setup: RegistrySetup): TestRegistry {
 }
 
 /**
- * A client that trusts the test CA, reaches the http registry over plain HTTP, and may contact the
+ * Clients that trust the test CA, reach the http registry over plain HTTP, and may contact the
  * loopback registries (and their token realm); closed after the suite.
  */
-function client(options: RegistryClientOptions = {}): Resolver {
-  const made = createRegistryClient({ ca: pki.caPem, insecure: [registry('http').host], allow: ['127.0.0.1'], ...options });
-  clients.push(made);
-  return made;
-}
-
-function soon(ms = 8000): number {
-  return Date.now() + ms;
-}
+const kit = lookupKit(() => ({ ca: pki.caPem, insecure: [registry('http').host], allow: ['127.0.0.1'] }));
+const client = kit.client;
 
 /** The credentials that can pull everything from a basic or token registry. */
 function owner(reg: TestRegistry): ReturnType<typeof keyringFor> {
   assert.ok(reg.username !== undefined && reg.password !== undefined);
   return keyringFor(reg.host, { username: reg.username, password: reg.password, source: 'test config', key: reg.host });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the lookup to fail');
 }
 
 before(async () => {
@@ -65,7 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(clients.map((c) => c.close()));
+  await kit.closeAll();
   await Promise.all([...registries.values()].map((r) => r.stop()));
 });
 

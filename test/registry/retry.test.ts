@@ -2,27 +2,21 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RegistryError } from '../../src/errors/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 import type { RegistryClientOptions, RegistryObserver, Resolver } from '../../src/registry/index.ts';
 import { SingleFlight } from '../../src/cache/index.ts';
 import { DEFAULT_RETRY, MIN_TRY_MS, backoff, retryPolicy, withRetries } from '../../src/registry/retry.ts';
 import type { RetryCause } from '../../src/registry/retry.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
+import type { FaultProxy } from '../support/fault-proxy.ts';
+import { lookupKit, rejection, soon } from '../support/lookups.ts';
+import { createPki } from '../support/pki.ts';
+import type { Pki } from '../support/pki.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { keyringFor, proxyTo, startServer } from './servers.ts';
-import type { LocalServer } from './servers.ts';
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the lookup to fail');
-}
+import { keyringFor, proxyTo } from '../support/servers.ts';
+import type { LocalServer } from '../support/servers.ts';
 
 describe('the retry policy', () => {
   const budget = (ms: number): { signal: AbortSignal; deadline: () => number } => {
@@ -157,27 +151,24 @@ describe('single-flight deadlines', () => {
 describe('retries against the real registry', () => {
   let registry: TestRegistry;
   let digest: string;
-  const closers: Array<() => Promise<void>> = [];
+  const kit = lookupKit(() => ({ allow: ['127.0.0.1'], insecure: ['127.0.0.1'] }));
 
   before(async () => {
     registry = await startRegistry('http');
     digest = await registry.push('demo/app', 'v1', 'oci-index');
   });
   after(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
+    await kit.closeAll();
     await registry.stop();
   });
 
   /** A client for loopback test servers that records what it observes. */
   function client(options: RegistryClientOptions = {}): { resolver: Resolver; events: { retries: Parameters<NonNullable<RegistryObserver['onRetry']>>[0][]; cache: string[] } } {
     const events = { retries: [] as Parameters<NonNullable<RegistryObserver['onRetry']>>[0][], cache: [] as string[] };
-    const resolver = createRegistryClient({
-      allow: ['127.0.0.1'],
-      insecure: ['127.0.0.1'],
+    const resolver = kit.client({
       observer: { onRetry: (event) => events.retries.push(event), onCache: (result) => events.cache.push(result) },
       ...options,
     });
-    closers.push(() => resolver.close());
     return { resolver, events };
   }
 
@@ -185,7 +176,7 @@ describe('retries against the real registry', () => {
   async function failingProxy(failures: number, fail: (req: IncomingMessage, res: ServerResponse) => void): Promise<LocalServer> {
     const forward = proxyTo(registry.baseUrl, (answer) => answer);
     let failed = 0;
-    const proxy = await startServer(async (req, res) => {
+    const proxy = await kit.server(async (req, res) => {
       if (req.url?.includes('/manifests/') === true && failed < failures) {
         failed += 1;
         fail(req, res);
@@ -193,14 +184,12 @@ describe('retries against the real registry', () => {
       }
       await forward(req, res);
     });
-    closers.push(() => proxy.close());
     return proxy;
   }
 
   const answer = (status: number, headers: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(status, headers).end();
   };
-  const soon = (ms = 8000): number => Date.now() + ms;
 
   for (const status of [500, 502, 503, 504]) {
     it(`tries a HEAD again after ${String(status)} and resolves when the registry recovers`, async () => {
@@ -233,7 +222,7 @@ describe('retries against the real registry', () => {
       return { ...upstream, headers };
     });
     let cut = 0;
-    const proxy = await startServer(async (req, res) => {
+    const proxy = await kit.server(async (req, res) => {
       if (req.method === 'GET' && cut === 0) {
         cut += 1;
         res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': '400' });
@@ -243,7 +232,6 @@ describe('retries against the real registry', () => {
       }
       await forward(req, res);
     });
-    closers.push(() => proxy.close());
     const { resolver, events } = client();
     const resolved = await resolver.resolve(parseReference(`${proxy.host}/demo/app:v1`), { deadline: soon() });
     assert.equal(resolved.digest, digest);
@@ -292,84 +280,95 @@ describe('retries against the real registry', () => {
       assert.deepEqual(events.retries, []);
     });
   }
+});
 
-  /** A registry (the real one behind a proxy) that wants `Bearer granted` from the token realm at `realm`. */
-  async function bearerProxy(realm: LocalServer): Promise<LocalServer> {
-    const forward = proxyTo(registry.baseUrl, (upstream) => upstream);
-    const guarded = await startServer(async (req, res) => {
-      if (req.headers.authorization !== 'Bearer granted') {
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${realm.host}/token",service="test"` }).end();
-        return;
-      }
-      await forward(req, res);
+describe('retries at the token realm (Distribution, its issuer behind a fault proxy the challenges name)', () => {
+  let pki: Pki;
+  let registry: TestRegistry;
+  /** Between tagpin and the token issuer: each test picks what it does to token requests. */
+  let realmFront: FaultProxy | undefined;
+  const kit = lookupKit(() => ({ allow: ['127.0.0.1'], ca: pki.caPem }));
+
+  before(async () => {
+    pki = await createPki();
+    registry = await startRegistry('token', {
+      pki,
+      announceRealm: async (issuerRealm) => {
+        realmFront = await startFaultProxy({ upstream: new URL(issuerRealm).origin, upstreamCa: pki.caPem, tls: { pki } });
+        return `${realmFront.baseUrl}/token`;
+      },
     });
-    closers.push(() => guarded.close());
-    return guarded;
+    await Promise.all([registry.push('public/app', 'v1', 'oci-manifest'), registry.push('private/app', 'v1', 'oci-index')]);
+  });
+  after(async () => {
+    await kit.closeAll();
+    await realmFront?.close();
+    await registry.stop();
+  });
+
+  function front(): FaultProxy {
+    assert.ok(realmFront !== undefined, 'the registry announced the realm front');
+    return realmFront;
+  }
+
+  function client(): { resolver: Resolver; retries: Array<readonly [string, string, number]> } {
+    const retries: Array<readonly [string, string, number]> = [];
+    return { resolver: kit.client({ observer: { onRetry: (e) => retries.push([e.registry, e.method, e.status]) } }), retries };
   }
 
   it('tries a token GET again after a 502', async () => {
-    let gets = 0;
-    const realm = await startServer((_req, res) => {
-      gets += 1;
-      if (gets === 1) res.writeHead(502).end();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"granted"}');
+    let failed = false;
+    front().setFault(() => {
+      if (failed) return { kind: 'none' };
+      failed = true;
+      return { kind: 'status', status: 502 };
     });
-    closers.push(() => realm.close());
-    const guarded = await bearerProxy(realm);
-    const { resolver, events } = client();
-    const resolved = await resolver.resolve(parseReference(`${guarded.host}/demo/app:v1`), { deadline: soon() });
-    assert.equal(resolved.digest, digest);
-    // Reported under the registry the token was for, not the realm's host.
-    assert.deepEqual(events.retries.map((e) => [e.registry, e.method, e.status]), [[guarded.host, 'GET', 502]]);
+    const before = registry.tokenRequests().length;
+    const { resolver, retries } = client();
+    const resolved = await resolver.resolve(parseReference(`${registry.host}/public/app:v1`), { deadline: soon() });
+    assert.equal(resolved.digest, await registry.digest('public/app', 'v1'));
+    // Reported under the registry the token was for, not the realm's (here the fault proxy's) host.
+    assert.deepEqual(retries, [[registry.host, 'GET', 502]]);
+    // The 502 never reached the issuer; the retry did, and its token opened the registry.
+    assert.deepEqual(registry.tokenRequests().slice(before), [{ method: 'GET', scope: 'repository:public/app:pull', authenticated: false }]);
   });
 
   it('never tries the identity-token POST again', async () => {
-    const realm = await startServer((req, res) => {
-      // Anonymous GETs are refused, so the identity token is what gets exchanged.
-      res.writeHead(req.method === 'POST' ? 503 : 401).end();
-    });
-    closers.push(() => realm.close());
-    const guarded = await bearerProxy(realm);
-    const { resolver, events } = client();
-    const keyring = keyringFor(guarded.host, { identityToken: 'refresh-me', source: 'docker config', key: guarded.host });
-    const error = await rejection(resolver.resolve(parseReference(`${guarded.host}/demo/app:v1`), { deadline: soon(), keyring }));
-    assert.equal(error.message, `token server ${realm.host} answered 503 Service Unavailable`);
-    assert.equal(realm.seen.filter((r) => r.method === 'POST').length, 1);
-    assert.deepEqual(events.retries, []);
+    // The anonymous GET gets a token without access; the identity token is then posted, and the front fails it.
+    front().setFault(({ method }) => (method === 'POST' ? { kind: 'status', status: 503 } : { kind: 'none' }));
+    const posted = front().requests().filter((r) => r.method === 'POST').length;
+    const { resolver, retries } = client();
+    const keyring = keyringFor(registry.host, { identityToken: registry.refreshToken ?? '', source: 'docker config', key: registry.host });
+    const error = await rejection(resolver.resolve(parseReference(`${registry.host}/private/app:v1`), { deadline: soon(), keyring }));
+    assert.equal(error.message, `token server ${front().host} answered 503 Service Unavailable`);
+    assert.equal(front().requests().filter((r) => r.method === 'POST').length, posted + 1);
+    assert.deepEqual(retries, []);
   });
 });
 
 describe('negative caching of outages', () => {
   let registry: TestRegistry;
-  const closers: Array<() => Promise<void>> = [];
+  const kit = lookupKit(() => ({ allow: ['127.0.0.1'], insecure: ['127.0.0.1'], retry: { retries: 0 } }));
 
   before(async () => {
     registry = await startRegistry('http');
     await registry.push('demo/app', 'v1', 'oci-manifest');
   });
   after(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
+    await kit.closeAll();
     await registry.stop();
   });
 
   async function down(status: number): Promise<LocalServer> {
-    const server = await startServer((_req, res) => {
+    const server = await kit.server((_req, res) => {
       res.writeHead(status).end();
     });
-    closers.push(() => server.close());
     return server;
   }
 
   function client(options: RegistryClientOptions = {}): { resolver: Resolver; cache: string[] } {
     const cache: string[] = [];
-    const resolver = createRegistryClient({
-      allow: ['127.0.0.1'],
-      insecure: ['127.0.0.1'],
-      retry: { retries: 0 },
-      observer: { onCache: (result) => cache.push(result) },
-      ...options,
-    });
-    closers.push(() => resolver.close());
+    const resolver = kit.client({ observer: { onCache: (result) => cache.push(result) }, ...options });
     return { resolver, cache };
   }
 
@@ -377,8 +376,8 @@ describe('negative caching of outages', () => {
     const failing = await down(503);
     const { resolver, cache } = client();
     const ref = parseReference(`${failing.host}/demo/app:v1`);
-    const first = await rejection(resolver.resolve(ref, { deadline: Date.now() + 5000 }));
-    const second = await rejection(resolver.resolve(ref, { deadline: Date.now() + 5000 }));
+    const first = await rejection(resolver.resolve(ref, { deadline: soon(5000) }));
+    const second = await rejection(resolver.resolve(ref, { deadline: soon(5000) }));
     assert.equal(failing.seen.length, 1);
     assert.equal(second.code, first.code);
     assert.equal(second.message, `registry ${failing.host} answered 503 Service Unavailable`);
@@ -388,8 +387,8 @@ describe('negative caching of outages', () => {
   it('tells a remembered failure about the image as each caller wrote it', async () => {
     const failing = await down(503);
     const { resolver } = client();
-    await rejection(resolver.resolve(parseReference(`${failing.host}/demo/app`), { deadline: Date.now() + 5000 }));
-    const again = await rejection(resolver.resolve(parseReference(`${failing.host}/demo/app:latest`), { deadline: Date.now() + 5000 }));
+    await rejection(resolver.resolve(parseReference(`${failing.host}/demo/app`), { deadline: soon(5000) }));
+    const again = await rejection(resolver.resolve(parseReference(`${failing.host}/demo/app:latest`), { deadline: soon(5000) }));
     assert.equal(failing.seen.length, 1);
     assert.equal(again.image, `${failing.host}/demo/app:latest`);
     assert.equal(again.registry, failing.host);
@@ -399,9 +398,9 @@ describe('negative caching of outages', () => {
     const failing = await down(502);
     const { resolver } = client();
     const ref = parseReference(`${failing.host}/demo/app:v1`);
-    await rejection(resolver.resolve(ref, { deadline: Date.now() + 5000 }));
+    await rejection(resolver.resolve(ref, { deadline: soon(5000) }));
     const keyring = keyringFor(failing.host, { username: 'u', password: 'p', source: 'secret team-b/regcred', key: failing.host });
-    await rejection(resolver.resolve(ref, { deadline: Date.now() + 5000, keyring }));
+    await rejection(resolver.resolve(ref, { deadline: soon(5000), keyring }));
     assert.equal(failing.seen.length, 2);
   });
 
@@ -409,30 +408,29 @@ describe('negative caching of outages', () => {
     const failing = await down(503);
     const off = client({ cache: { ttlSeconds: 0, maxEntries: 10 } });
     const ref = parseReference(`${failing.host}/demo/app:v1`);
-    await rejection(off.resolver.resolve(ref, { deadline: Date.now() + 5000 }));
-    await rejection(off.resolver.resolve(ref, { deadline: Date.now() + 5000 }));
+    await rejection(off.resolver.resolve(ref, { deadline: soon(5000) }));
+    await rejection(off.resolver.resolve(ref, { deadline: soon(5000) }));
     assert.equal(failing.seen.length, 2);
 
     const { resolver } = client();
     const later = parseReference(`${registry.host}/demo/pushed-later:v1`);
-    assert.equal((await rejection(resolver.resolve(later, { deadline: Date.now() + 5000 }))).code, 'REGISTRY_NOT_FOUND');
+    assert.equal((await rejection(resolver.resolve(later, { deadline: soon(5000) }))).code, 'REGISTRY_NOT_FOUND');
     const pushed = await registry.push('demo/pushed-later', 'v1', 'oci-manifest');
-    assert.equal((await resolver.resolve(later, { deadline: Date.now() + 5000 })).digest, pushed);
+    assert.equal((await resolver.resolve(later, { deadline: soon(5000) })).digest, pushed);
   });
 
   it('still serves a digest it knows while the registry is down', async () => {
     let up = true;
     const forward = proxyTo(registry.baseUrl, (answer) => answer);
-    const flaky = await startServer(async (req, res) => {
+    const flaky = await kit.server(async (req, res) => {
       if (up) await forward(req, res);
       else res.writeHead(503).end();
     });
-    closers.push(() => flaky.close());
     const { resolver } = client();
     const ref = parseReference(`${flaky.host}/demo/app:v1`);
-    const learned = await resolver.resolve(ref, { deadline: Date.now() + 5000 });
+    const learned = await resolver.resolve(ref, { deadline: soon(5000) });
     up = false;
-    const cached = await resolver.resolve(ref, { deadline: Date.now() + 5000 });
+    const cached = await resolver.resolve(ref, { deadline: soon(5000) });
     assert.equal(cached.digest, learned.digest);
     assert.equal(cached.source, 'cache');
   });

@@ -6,48 +6,35 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseDockerConfig } from '../../src/credentials/index.ts';
-import { RegistryError } from '../../src/errors/index.ts';
+import type { RegistryError } from '../../src/errors/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
-import { createRegistryClient } from '../../src/registry/index.ts';
-import type { RegistryClientOptions, Resolver } from '../../src/registry/index.ts';
+import { lookupKit, rejection, soon } from '../support/lookups.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
+import type { FaultProxy } from '../support/fault-proxy.ts';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
+import { portOf } from '../support/ports.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { keyringFor, proxyTo, startServer } from './servers.ts';
-import type { LocalServer } from './servers.ts';
+import { keyringFor, proxyTo } from '../support/servers.ts';
+import type { LocalServer } from '../support/servers.ts';
 
 let pki: Pki;
 let basic: TestRegistry;
 let plain: TestRegistry;
-const closers: Array<() => Promise<void>> = [];
+/** The real registry with the harness token issuer: its realm is on another port than the registry. */
+let token: TestRegistry;
+/** A pass-through front for `token` (TLS), recording the Authorization header of everything tagpin sends the registry. */
+let tokenFront: FaultProxy;
 
 const USER = 'scoped-user';
 const PASSWORD = 'scoped-password-7f3a';
 const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 
-/** A client for the loopback test servers, all plain HTTP unless the test says otherwise. */
-function client(options: RegistryClientOptions = {}): Resolver {
-  const made = createRegistryClient({ ca: pki.caPem, allow: ['127.0.0.1'], insecure: ['127.0.0.1'], ...options });
-  closers.push(() => made.close());
-  return made;
-}
-
-async function server(handle: Parameters<typeof startServer>[0]): Promise<LocalServer> {
-  const started = await startServer(handle);
-  closers.push(() => started.close());
-  return started;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the lookup to fail');
-}
+/** Clients for the loopback test servers, all plain HTTP unless the test says otherwise. */
+const kit = lookupKit(() => ({ ca: pki.caPem, allow: ['127.0.0.1'], insecure: ['127.0.0.1'] }));
+const client = kit.client;
+const server = kit.server;
 
 /** Every Authorization header a server saw, in order (undefined for requests without one). */
 function authorizations(seen: LocalServer['seen']): ReadonlyArray<IncomingHttpHeaders['authorization']> {
@@ -59,17 +46,22 @@ function leaked(seen: LocalServer['seen']): boolean {
   return seen.some((r) => JSON.stringify(r).includes(PASSWORD) || JSON.stringify(r).includes(BASIC.slice('Basic '.length)));
 }
 
-const soon = (): number => Date.now() + 8000;
-
 before(async () => {
   pki = await createPki();
-  [basic, plain] = await Promise.all([startRegistry('basic', { pki }), startRegistry('http')]);
-  await Promise.all([basic.push('private/app', 'v1', 'oci-manifest'), plain.push('demo/app', 'v1', 'oci-index')]);
+  [basic, plain, token] = await Promise.all([startRegistry('basic', { pki }), startRegistry('http'), startRegistry('token', { pki })]);
+  await Promise.all([
+    basic.push('private/app', 'v1', 'oci-manifest'),
+    plain.push('demo/app', 'v1', 'oci-index'),
+    token.push('public/app', 'v1', 'oci-manifest'),
+    token.push('private/app', 'v1', 'docker-list'),
+  ]);
+  tokenFront = await startFaultProxy({ upstream: token.baseUrl, upstreamCa: pki.caPem, tls: { pki } });
+  kit.onClose(() => tokenFront.close());
 });
 
 after(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-  await Promise.all([basic.stop(), plain.stop()]);
+  await kit.closeAll();
+  await Promise.all([basic.stop(), plain.stop(), token.stop()]);
 });
 
 describe('credentials go to the registry they match', () => {
@@ -102,7 +94,37 @@ describe('credentials go to the registry they match', () => {
 });
 
 describe('credentials go to the token realm the registry names', () => {
-  /** A registry on `registryHost` (a proxy to the plain registry) that wants the token the realm grants. */
+  /** The registry's owner login, offered for the front's host (where tagpin sends the lookup). */
+  function ownerKeyring(): ReturnType<typeof keyringFor> {
+    assert.ok(token.username !== undefined && token.password !== undefined);
+    return keyringFor(tokenFront.host, { username: token.username, password: token.password, source: 'test', key: tokenFront.host });
+  }
+  const tokenClient = (): ReturnType<typeof client> => client({ insecure: [] });
+
+  it('asks the realm on another port anonymously first, and presents no credentials where the anonymous token suffices', async () => {
+    const before = { tokens: token.tokenRequests().length, sent: tokenFront.count() };
+    const resolved = await tokenClient().resolve(parseReference(`${tokenFront.host}/public/app:v1`), { deadline: soon(), keyring: ownerKeyring() });
+    assert.equal(resolved.digest, await token.digest('public/app', 'v1'));
+    assert.deepEqual(token.tokenRequests().slice(before.tokens), [{ method: 'GET', scope: 'repository:public/app:pull', authenticated: false }]);
+    const sent = tokenFront.requests().slice(before.sent).map((r) => r.authorization?.split(' ')[0]);
+    assert.deepEqual(sent, [undefined, 'Bearer']);
+  });
+
+  it('sends the registry credentials to its realm on another port when the anonymous token is refused, as the protocol says', async () => {
+    const before = { tokens: token.tokenRequests().length, sent: tokenFront.count() };
+    const resolved = await tokenClient().resolve(parseReference(`${tokenFront.host}/private/app:v1`), { deadline: soon(), keyring: ownerKeyring() });
+    assert.equal(resolved.digest, await token.digest('private/app', 'v1'));
+    assert.deepEqual(token.tokenRequests().slice(before.tokens), [
+      { method: 'GET', scope: 'repository:private/app:pull', authenticated: false },
+      { method: 'GET', scope: 'repository:private/app:pull', authenticated: true },
+    ]);
+    // The registry itself only ever sees tokens: the login goes to the realm alone.
+    const sent = tokenFront.requests().slice(before.sent).map((r) => r.authorization?.split(' ')[0]);
+    assert.deepEqual(sent, [undefined, 'Bearer', 'Bearer']);
+    assert.ok(tokenFront.requests().every((r) => !JSON.stringify(r).includes(token.password ?? 'never')));
+  });
+
+  /** A hostile registry (a proxy to the plain registry) that wants the token its realm grants. */
   async function bearerRegistry(realmUrl: () => string): Promise<LocalServer> {
     const forward = proxyTo(plain.baseUrl, (answer) => answer);
     return server(async (req, res) => {
@@ -114,36 +136,11 @@ describe('credentials go to the token realm the registry names', () => {
     });
   }
 
-  it('asks a realm on another host anonymously first, and takes the token it grants to the registry', async () => {
-    const realm = await server((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"from-realm"}');
-    });
-    const registry = await bearerRegistry(() => `http://${realm.host}/token`);
-    const keyring = keyringFor(registry.host, { username: USER, password: PASSWORD, source: 'test', key: registry.host });
-    const resolved = await client().resolve(parseReference(`${registry.host}/demo/app:v1`), { deadline: soon(), keyring });
-    assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));
-    // Anonymous first: a realm that grants a token without credentials never sees them.
-    assert.deepEqual(authorizations(realm.seen), [undefined]);
-    assert.deepEqual(authorizations(registry.seen), [undefined, 'Bearer from-realm']);
-  });
-
-  it('sends the registry credentials to its realm on another host when an anonymous token is refused, as the protocol says', async () => {
-    const realm = await server((req, res) => {
-      if (req.headers.authorization === BASIC) res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"from-realm"}');
-      else res.writeHead(401).end();
-    });
-    const registry = await bearerRegistry(() => `http://${realm.host}/token`);
-    const keyring = keyringFor(registry.host, { username: USER, password: PASSWORD, source: 'test', key: registry.host });
-    await client().resolve(parseReference(`${registry.host}/demo/app:v1`), { deadline: soon(), keyring });
-    assert.deepEqual(authorizations(realm.seen), [undefined, BASIC]);
-    assert.equal(leaked(registry.seen), false);
-  });
-
   it('sends nothing to a realm that fails the address guard', async () => {
     const realm = await server((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"from-realm"}');
     });
-    const realmPort = realm.host.slice(realm.host.lastIndexOf(':') + 1);
+    const realmPort = portOf(realm.host);
     const registry = await bearerRegistry(() => `http://realm.scoped.test:${realmPort}/token`);
     const keyring = keyringFor(registry.host, { username: USER, password: PASSWORD, source: 'test', key: registry.host });
     // Only the registry is listed; the realm's name maps to loopback, which nothing opens for it.

@@ -1,63 +1,30 @@
 // How the client talks to registries: schemes, TLS, redirects, the address guard, deadlines and odd answers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import type { LookupAddress } from 'node:dns';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { RegistryError } from '../../src/errors/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
-import { createRegistryClient } from '../../src/registry/index.ts';
-import type { RegistryClientOptions, Resolver } from '../../src/registry/index.ts';
+import type { Resolver } from '../../src/registry/index.ts';
+import { lookupKit, rejection, soon } from '../support/lookups.ts';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
-import { manifestMediaTypes, startRegistry } from '../support/registry.ts';
+import { closedHost, listen, portOf } from '../support/ports.ts';
+import { manifestMediaTypes, settledHandshakeErrors, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { keyringFor, proxyTo, startServer } from './servers.ts';
-import type { LocalServer, Upstream } from './servers.ts';
+import { keyringFor, proxyTo } from '../support/servers.ts';
+import type { LocalServer, Upstream } from '../support/servers.ts';
+import { eventually } from '../support/wait.ts';
 
 let pki: Pki;
 let plain: TestRegistry;
 let secure: TestRegistry;
-const closers: Array<() => Promise<void>> = [];
-
-/** A client that may contact the loopback test servers (unless the test sets its own allow list); closed after the suite. */
-function client(options: RegistryClientOptions = {}): Resolver {
-  const made = createRegistryClient({ allow: ['127.0.0.1'], ...options });
-  closers.push(() => made.close());
-  return made;
-}
-
-async function server(handle: Parameters<typeof startServer>[0]): Promise<LocalServer> {
-  const started = await startServer(handle);
-  closers.push(() => started.close());
-  return started;
-}
-
-function soon(ms = 8000): number {
-  return Date.now() + ms;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the lookup to fail');
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => { resolve(); }));
-  return port;
-}
+/** Clients may contact the loopback test servers unless a test sets its own allow list; all closed after the suite. */
+const kit = lookupKit(() => ({ allow: ['127.0.0.1'] }));
+const client = kit.client;
+const server = kit.server;
 
 /** A lookup that knows a few invented names and fails the rest as DNS would. */
 function fakeDns(table: Readonly<Record<string, readonly LookupAddress[]>>): (hostname: string) => Promise<readonly LookupAddress[]> {
@@ -75,7 +42,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
+  await kit.closeAll();
   await Promise.all([plain.stop(), secure.stop()]);
 });
 
@@ -93,10 +60,15 @@ describe('schemes and TLS', () => {
     }
   });
 
-  it('says the certificate is not trusted and how to trust it when the CA is unknown', async () => {
+  it('says the certificate is not trusted and how to trust it when the CA is unknown, having sent no request', async () => {
+    const before = { requests: secure.requests().length, handshakes: (await settledHandshakeErrors(secure)).length };
     const error = await rejection(client().resolve(parseReference(`${secure.host}/demo/app:v1`), { deadline: soon() }));
     assert.equal(error.code, 'REGISTRY_TLS');
-    assert.match(error.message, new RegExp(`^TLS error talking to ${secure.host}: certificate not trusted \\(.+\\); trust its CA with --ca-file`));
+    assert.match(error.message, new RegExp(`^TLS error talking to ${secure.host}: certificate not trusted \\(unable to verify the first certificate\\b.*\\); trust its CA with --ca-file`));
+    assert.equal((error.cause as NodeJS.ErrnoException | undefined)?.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    // One handshake broke off at the registry (a TLS error is final: no retry), and no request got through.
+    assert.equal((await settledHandshakeErrors(secure)).length, before.handshakes + 1);
+    assert.deepEqual(secure.requests().slice(before.requests), []);
   });
 
   it('trusts the configured CA on top of the system roots', async () => {
@@ -115,8 +87,7 @@ describe('unreachable registries', () => {
   });
 
   it('says the connection was refused after its retries, and reports each exchange with status 0', async () => {
-    const port = await closedPort();
-    const host = `nonexistent.invalid:${String(port)}`;
+    const host = `nonexistent.invalid:${portOf(await closedHost())}`;
     const events: Array<{ registry: string; method: string; status: number }> = [];
     const retries: number[] = [];
     const resolver = client({
@@ -188,17 +159,17 @@ describe('redirects', () => {
 
 /** An HTTPS server with a certificate from the test CA; closed after the suite. */
 async function startHttps(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const leaf = await pki.issue(`fake-${String(closers.length)}`, []);
+  const leaf = await pki.issue(`fake-${randomBytes(4).toString('hex')}`, []);
   const https = createHttpsServer({ key: await readFile(leaf.keyFile), cert: await readFile(leaf.certFile) }, handle);
-  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-  closers.push(
+  const { port } = await listen(https);
+  kit.onClose(
     () =>
       new Promise<void>((resolve) => {
         https.closeAllConnections();
         https.close(() => { resolve(); });
       }),
   );
-  return `127.0.0.1:${String((https.address() as AddressInfo).port)}`;
+  return `127.0.0.1:${String(port)}`;
 }
 
 describe('address guard and allow list', () => {
@@ -239,11 +210,13 @@ describe('address guard and allow list', () => {
 
   it('contacts no registry outside a non-empty allow list', async () => {
     const events: unknown[] = [];
+    const before = plain.requests().length;
     const resolver = client({ insecure: [plain.host], allow: ['*.example.com'], observer: { onRequest: (e) => events.push(e) } });
     const error = await rejection(resolver.resolve(parseReference(`${plain.host}/demo/app:v1`), { deadline: soon() }));
     assert.equal(error.code, 'REGISTRY_NOT_ALLOWED');
     assert.equal(error.message, `registry ${plain.host} is not listed in registries.allow, so it is not contacted`);
     assert.deepEqual(events, []);
+    assert.deepEqual(plain.requests().slice(before), []);
   });
 
   it('contacts a registry the allow list matches', async () => {
@@ -266,22 +239,29 @@ describe('deadlines', () => {
     const stall = await server(() => undefined);
     const controller = new AbortController();
     const pending = client({ insecure: [stall.host] }).resolve(parseReference(`${stall.host}/demo/app:v1`), { deadline: soon(), signal: controller.signal });
-    setTimeout(() => { controller.abort(); }, 50);
+    await eventually(() => stall.seen.length > 0, 'the lookup to reach the registry');
+    controller.abort();
     const error = await rejection(pending);
     assert.equal(error.message, `lookup of ${stall.host}/demo/app:v1 was cancelled`);
   });
 
   it('lets a patient caller finish a shared lookup after an impatient one gave up', async () => {
-    const slowProxy = proxyTo(`http://${plain.host}`, (answer) => answer);
-    const slow = await server(async (req, res) => {
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await slowProxy(req, res);
+    const forward = proxyTo(`http://${plain.host}`, (answer) => answer);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
     });
-    const resolver = client({ insecure: [slow.host] });
-    const ref = parseReference(`${slow.host}/demo/app:v1`);
+    // Holds every request until the impatient caller has given up.
+    const held = await server(async (req, res) => {
+      await released;
+      await forward(req, res);
+    });
+    const resolver = client({ insecure: [held.host] });
+    const ref = parseReference(`${held.host}/demo/app:v1`);
     const impatient = resolver.resolve(ref, { deadline: soon(50) });
     const patient = resolver.resolve(ref, { deadline: soon() });
     assert.equal((await rejection(impatient)).code, 'REGISTRY_TIMEOUT');
+    release();
     const resolved = await patient;
     assert.equal(resolved.source, 'coalesced');
     assert.equal(resolved.digest, await plain.digest('demo/app', 'v1'));

@@ -1,12 +1,17 @@
 // The HTTP surface of `tagpin serve`: bad bodies never crash it or earn a 500, probes, the generated certificate, and draining on SIGTERM.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
-import { connect } from 'node:tls';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { admissionReview, startServe } from '../support/serve.ts';
+import { connect, createServer as createTlsServer } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import { createPki } from '../support/pki.ts';
+import { listen } from '../support/ports.ts';
+import { sample } from '../support/prometheus.ts';
+import { admissionReview } from '../support/reviews.ts';
+import { startServe } from '../support/serve.ts';
 import type { TagpinServer } from '../support/serve.ts';
+import { startSilentServer } from '../support/servers.ts';
+import type { SilentServer } from '../support/servers.ts';
+import { eventually } from '../support/wait.ts';
 
 const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'demo' }, spec: { containers: [{ name: 'a', image: 'app@sha256:' + 'b'.repeat(64) }] } };
 
@@ -75,13 +80,17 @@ describe('tagpin serve HTTP handling', () => {
     assert.equal(typeof (missing.json as { error?: unknown }).error, 'string');
   });
 
-  it('is still serving after all of that, and counts the rejected requests', async () => {
+  it('keeps serving after bad requests, and counts each one rejected by its status', async () => {
+    const rejected = async (status: string): Promise<number> =>
+      sample(await server.metrics(), 'tagpin_admission_rejected_requests_total', { webhook: 'mutate', status }) ?? 0;
+    const before = { 400: await rejected('400'), 413: await rejected('413') };
+    assert.equal((await server.post('/mutate', '{"apiVersion": ', { 'content-type': 'application/json' })).status, 400);
+    const big = admissionReview({ object: { ...pod, metadata: { ...pod.metadata, annotations: { big: 'x'.repeat(3 * 1024 * 1024) } } } });
+    assert.equal((await server.post('/mutate', big)).status, 413);
     const answer = await server.review('mutate', admissionReview({ object: pod }));
     assert.equal(answer.response.allowed, true);
     assert.equal(server.stderr(), '');
-    const metrics = await server.metrics();
-    assert.match(metrics, /^tagpin_admission_rejected_requests_total\{webhook="mutate",status="400"\} [1-9]\d*$/m);
-    assert.match(metrics, /^tagpin_admission_rejected_requests_total\{webhook="mutate",status="413"\} 1$/m);
+    assert.deepEqual({ 400: await rejected('400'), 413: await rejected('413') }, { 400: before[400] + 1, 413: before[413] + 1 });
   });
 
   it('answers /healthz and /readyz', async () => {
@@ -109,61 +118,64 @@ describe('tagpin serve HTTP handling', () => {
     assert.ok(subject.protocol === 'TLSv1.2' || subject.protocol === 'TLSv1.3');
   });
 
-  it('refuses TLS 1.1', async () => {
-    const outcome = await new Promise<string>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }, () => {
-        socket.end();
-        resolve('connected');
-      });
-      socket.once('error', () => {
-        resolve('refused');
-      });
-    });
-    assert.equal(outcome, 'refused');
+  it('refuses TLS 1.1 from a client that offers it, with a protocol_version alert', async () => {
+    // OpenSSL 3 offers TLS 1.1 only at security level 0; the handshake with a permissive server proves this client does.
+    const tls11: ConnectionOptions = { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0', rejectUnauthorized: false };
+    const pki = await createPki();
+    const leaf = await pki.issue('tls11-control', []);
+    const permissive = createTlsServer({ key: leaf.keyPem, cert: leaf.certPem, minVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, (socket) => socket.end());
+    try {
+      const { port } = await listen(permissive);
+      assert.equal(await handshake(port, tls11), 'TLSv1.1', 'the client offers TLS 1.1');
+    } finally {
+      permissive.close();
+    }
+    const refusal = await handshake(server.port, tls11).then(
+      (protocol) => assert.fail(`tagpin accepted ${protocol}`),
+      (error: unknown) => error as NodeJS.ErrnoException,
+    );
+    // An alert from the server, not a client that could not even start (ERR_SSL_NO_PROTOCOLS_AVAILABLE).
+    assert.equal(refusal.code, 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', String(refusal));
   });
 });
 
 describe('tagpin serve on SIGTERM', () => {
-  let hanging: Server;
-  let hangingHost: string;
-  const sockets = new Set<Socket>();
+  /** Holds the slow lookup open until the test lets go. */
+  let hanging: SilentServer;
   let server: TagpinServer;
 
   before(async () => {
-    hanging = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
-    hangingHost = `127.0.0.1:${String((hanging.address() as AddressInfo).port)}`;
-    server = await startServe({ config: { registries: { insecure: [hangingHost] }, resolve: { timeoutMs: 2000 } } });
+    hanging = await startSilentServer();
+    // A budget no step here comes near: only the test ends the slow lookup.
+    server = await startServe({ config: { registries: { insecure: [hanging.host] }, resolve: { timeoutMs: 30_000 } } });
   });
   after(async () => {
     await server?.stop();
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => {
-      if (hanging === undefined) resolve();
-      else hanging.close(() => resolve());
-    });
+    await hanging?.close();
   });
 
   it('turns not ready, lets a slow request in flight finish, refuses new connections, and exits 0', async () => {
-    // A lookup against a registry that never answers keeps this request in flight for about 2 s.
-    const slowReview = admissionReview({ object: { ...pod, spec: { containers: [{ name: 'a', image: `${hangingHost}/demo/app:v1` }] } } });
+    // Connection B begins a /readyz request and finishes it after SIGTERM, so it is answered while draining.
+    const probe = await openRaw(server.port);
+    await probe.write('GET /readyz HTTP/1.1\r\nHost: loc');
+    // Connection A sends a review whose lookup the hanging registry holds.
+    const slowReview = admissionReview({ object: { ...pod, spec: { containers: [{ name: 'a', image: `${hanging.host}/demo/app:v1` }] } } });
     const body = JSON.stringify(slowReview);
-    // Connection A sends the slow review; connection B has begun a /readyz request and finishes it
-    // after SIGTERM, so it is answered while draining.
-    const slow = rawExchange(
-      server.port,
-      `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`,
-    );
-    const probe = rawExchange(server.port, 'GET /readyz HTTP/1.1\r\nHost: loc', 'alhost\r\nConnection: close\r\n\r\n', 600);
-    await sleep(300);
+    const slow = await openRaw(server.port);
+    await slow.write(`POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`);
+    await eventually(() => hanging.asked() > 0, 'the slow review to reach its registry');
+
     server.kill('SIGTERM');
-    const [slowAnswer, probeAnswer] = await Promise.all([slow, probe]);
+    await server.waitForLine((line) => String(line['msg']).startsWith('draining'));
+    await probe.write('alhost\r\nConnection: close\r\n\r\n');
+    assert.match(await probe.closed, /^HTTP\/1\.1 503 /);
+    assert.equal(slow.received(), '', 'the slow review is still in flight');
+
+    // The registry lets go: the lookup fails, and the review in flight is answered before the exit.
+    await hanging.close();
+    const slowAnswer = await slow.closed;
     assert.match(slowAnswer, /^HTTP\/1\.1 200 /);
     assert.match(slowAnswer, /"uid":"[^"]+","allowed":false/);
-    assert.match(probeAnswer, /^HTTP\/1\.1 503 /);
 
     const refused = await server.get('/healthz').then(
       () => 'answered',
@@ -172,28 +184,60 @@ describe('tagpin serve on SIGTERM', () => {
     assert.equal(refused, 'refused');
     const exit = await server.exited();
     assert.deepEqual(exit, { code: 0, signal: null });
-    assert.ok(server.lines().some((l) => l['msg'] === 'stopped'));
+    const messages = server.lines().map((l) => l['msg']);
+    assert.ok(messages.includes('stopped'));
+    assert.ok(!messages.includes('drain timed out; remaining connections closed'));
   });
 });
 
-/** Writes `first` on a new TLS connection, `rest` after `delayMs`, and returns everything read until the connection closes. */
-async function rawExchange(port: number, first: string, rest = '', delayMs = 0): Promise<string> {
+/** The TLS version a handshake with `port` settles on, or the error that ended it. */
+async function handshake(port: number, options: ConnectionOptions): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    let text = '';
-    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
-      socket.write(first);
-      if (rest !== '') setTimeout(() => socket.write(rest), delayMs);
+    const socket = connect({ host: '127.0.0.1', port, ...options }, () => {
+      resolve(socket.getProtocol() ?? 'unknown');
+      socket.end();
     });
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-    });
+    socket.once('error', reject);
+  });
+}
+
+/** A raw TLS connection to tagpin: the test writes when it chooses, and reads everything until the connection closes. */
+interface RawConnection {
+  write(text: string): Promise<void>;
+  /** What has arrived so far. */
+  received(): string;
+  /** Everything that arrived, once the connection has closed. */
+  readonly closed: Promise<string>;
+}
+
+async function openRaw(port: number): Promise<RawConnection> {
+  let text = '';
+  const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  const closed = new Promise<string>((resolve, reject) => {
     socket.once('error', reject);
     socket.once('close', () => {
       resolve(text);
     });
-    setTimeout(() => socket.destroy(), 15_000).unref();
   });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  return {
+    write: (chunk) =>
+      new Promise<void>((resolve, reject) => {
+        socket.write(chunk, (error) => {
+          if (error === undefined || error === null) resolve();
+          else reject(error);
+        });
+      }),
+    received: () => text,
+    closed,
+  };
 }
 
 function withRequest(changes: Readonly<Record<string, unknown>>): unknown {

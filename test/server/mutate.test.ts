@@ -5,8 +5,12 @@ import { apply_patch } from 'jsonpatch';
 import { createPki } from '../support/pki.ts';
 import { requireRegistryBinary, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { admissionReview, patchOf, pushFixtureImages, replaceStrings, startServe } from '../support/serve.ts';
-import type { LocalImages, LogLine, TagpinServer } from '../support/serve.ts';
+import { deployment, job, pod } from '../support/objects.ts';
+import { sample } from '../support/prometheus.ts';
+import { admissionReview, patchOf, pushFixtureImages, replaceStrings } from '../support/reviews.ts';
+import type { LocalImages } from '../support/reviews.ts';
+import { startServe } from '../support/serve.ts';
+import type { LogLine, TagpinServer } from '../support/serve.ts';
 
 const KINDS = [
   ['pod', 'Pod'],
@@ -77,7 +81,7 @@ describe('tagpin serve /mutate', () => {
 
   it('pins a multi-arch image to the index digest the registry reports for the tag', async () => {
     const nginx = images.moved.get('nginx:1.27') ?? '';
-    const answer = await server.review('mutate', admissionReview({ object: pod([{ name: 'web', image: nginx }]) }));
+    const answer = await server.review('mutate', admissionReview({ object: pod([nginx]) }));
     assert.deepEqual(patchOf(answer), [
       { op: 'replace', path: '/spec/containers/0/image', value: `${nginx}@${await registry.digest('demo/nginx', '1.27')}` },
     ]);
@@ -102,30 +106,31 @@ describe('tagpin serve /mutate', () => {
     assert.ok(patchOf(answer).length > 0);
   });
 
-  it('leaves images with a digest, excluded images and excluded namespaces untouched', async () => {
+  it('leaves images with a digest, excluded images and excluded namespaces untouched, asking the registry nothing', async () => {
     const app = images.moved.get('127.0.0.1:5000/demo/app:v1') ?? '';
     const postgres = images.moved.get('postgres:17') ?? '';
     const digested = pinnedMap.get(app) ?? '';
+    const asked = registry.manifestRequests().length;
     const answer = await server.review(
       'mutate',
-      admissionReview({ object: pod([{ name: 'a', image: digested }, { name: 'b', image: postgres }]) }),
+      admissionReview({ object: pod([digested, postgres]) }),
     );
     assert.equal(answer.response.allowed, true);
     assert.equal(answer.response.patch, undefined);
-    const audit = await auditFor(server, answer.response.uid);
+    const audit = await server.auditFor(answer.response.uid);
     assert.deepEqual(
       (audit['images'] as LogLine[]).map((i) => i['verdict']),
       ['ok', 'excluded'],
     );
 
-    const sandbox = await server.review('mutate', admissionReview({ object: pod([{ name: 'a', image: app }]), namespace: 'sandbox' }));
+    const sandbox = await server.review('mutate', admissionReview({ object: pod([app]), namespace: 'sandbox' }));
     assert.equal(sandbox.response.allowed, true);
     assert.equal(sandbox.response.patch, undefined);
-    const sandboxAudit = await auditFor(server, sandbox.response.uid);
+    const sandboxAudit = await server.auditFor(sandbox.response.uid);
     assert.equal(sandboxAudit['decision'], 'allowed');
     assert.deepEqual(sandboxAudit['images'], [
       { path: '/spec/containers/0/image', image: app, verdict: 'excluded', reason: 'namespace sandbox is excluded' },
-    ]);
+    ]);    assert.equal(registry.manifestRequests().length, asked);
   });
 
   it('keeps the old digest on UPDATE when the tag is unchanged, without asking the registry', async () => {
@@ -135,32 +140,32 @@ describe('tagpin serve /mutate', () => {
     assert.notEqual(first, moved);
     const image = `${registry.host}/demo/moving:v1`;
     const before = registry.manifestRequests().filter((r) => r.path.includes('/demo/moving/')).length;
-    const oldObject = job(`${image}@${first}`);
-    const answer = await server.review('mutate', admissionReview({ operation: 'UPDATE', object: job(image), oldObject }));
+    const oldObject = job([`${image}@${first}`]);
+    const answer = await server.review('mutate', admissionReview({ operation: 'UPDATE', object: job([image]), oldObject }));
     assert.equal(answer.response.allowed, true);
     assert.deepEqual(patchOf(answer), [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${image}@${first}` }]);
     assert.equal(registry.manifestRequests().filter((r) => r.path.includes('/demo/moving/')).length, before);
-    const audit = await auditFor(server, answer.response.uid);
+    const audit = await server.auditFor(answer.response.uid);
     assert.equal((audit['images'] as LogLine[])[0]?.['verdict'], 'kept');
   });
 
   it('resolves on UPDATE when the tag changed', async () => {
-    const v2 = await registry.push('demo/moving', 'v2', 'oci-manifest');
-    const v1 = await registry.digest('demo/moving', 'v1');
-    const base = `${registry.host}/demo/moving`;
+    const v1 = await registry.push('demo/retagged', 'v1', 'oci-manifest');
+    const v2 = await registry.push('demo/retagged', 'v2', 'oci-manifest');
+    const base = `${registry.host}/demo/retagged`;
     const answer = await server.review(
       'mutate',
-      admissionReview({ operation: 'UPDATE', object: deployment(`${base}:v2`), oldObject: deployment(`${base}:v1@${v1}`) }),
+      admissionReview({ operation: 'UPDATE', object: deployment([`${base}:v2`]), oldObject: deployment([`${base}:v1@${v1}`]) }),
     );
     assert.deepEqual(patchOf(answer), [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${base}:v2@${v2}` }]);
   });
 
   it('leaves an image that an UPDATE does not change as it is (Job templates are immutable)', async () => {
     const app = images.moved.get('127.0.0.1:5000/demo/app:v1') ?? '';
-    const answer = await server.review('mutate', admissionReview({ operation: 'UPDATE', object: job(app), oldObject: job(app) }));
+    const answer = await server.review('mutate', admissionReview({ operation: 'UPDATE', object: job([app]), oldObject: job([app]) }));
     assert.equal(answer.response.allowed, true);
     assert.equal(answer.response.patch, undefined);
-    const audit = await auditFor(server, answer.response.uid);
+    const audit = await server.auditFor(answer.response.uid);
     assert.deepEqual(audit['images'], [
       { path: '/spec/template/spec/containers/0/image', image: app, verdict: 'unchanged', reason: 'image not changed by this update' },
     ]);
@@ -169,11 +174,9 @@ describe('tagpin serve /mutate', () => {
   it('pins only newly added ephemeral containers on the pods/ephemeralcontainers subresource', async () => {
     const busybox = images.moved.get('busybox:1.36') ?? '';
     const app = images.moved.get('127.0.0.1:5000/demo/app:v1') ?? '';
-    const oldObject = { ...pod([{ name: 'app', image: app }]), spec: { ...podSpec([{ name: 'app', image: app }]), ephemeralContainers: [{ name: 'debugger-1', image: busybox }] } };
-    const object = {
-      ...oldObject,
-      spec: { ...oldObject.spec, ephemeralContainers: [{ name: 'debugger-1', image: busybox }, { name: 'debugger-2', image: busybox }] },
-    };
+    const debugger1 = { name: 'debugger-1', image: busybox };
+    const oldObject = pod([app], { spec: { ephemeralContainers: [debugger1] } });
+    const object = pod([app], { spec: { ephemeralContainers: [debugger1, { name: 'debugger-2', image: busybox }] } });
     const answer = await server.review(
       'mutate',
       admissionReview({ operation: 'UPDATE', subResource: 'ephemeralcontainers', kind: 'Pod', object, oldObject }),
@@ -184,18 +187,14 @@ describe('tagpin serve /mutate', () => {
   it('serves dryRun requests normally and marks them in the audit record', async () => {
     const answer = await server.review('mutate', admissionReview({ object: images.object('cronjob'), dryRun: true }));
     assert.ok(patchOf(answer).length > 0);
-    const audit = await auditFor(server, answer.response.uid);
+    const audit = await server.auditFor(answer.response.uid);
     assert.equal(audit['dryRun'], true);
     assert.equal(audit['decision'], 'patched');
   });
 
   it('denies invalid references and non-string images, naming each path, with HTTP 200', async () => {
     const app = images.moved.get('127.0.0.1:5000/demo/app:v1') ?? '';
-    const object = pod([
-      { name: 'ok', image: app },
-      { name: 'bad', image: 'Nginx:::1' },
-      { name: 'odd', image: 42 },
-    ]);
+    const object = pod([app, 'Nginx:::1', 42]);
     const answer = await server.review('mutate', admissionReview({ object }));
     assert.equal(answer.response.allowed, false);
     assert.equal(answer.response.patch, undefined);
@@ -211,7 +210,7 @@ describe('tagpin serve /mutate', () => {
     const object = images.object('pod');
     const review = admissionReview({ object, user: 'alice@example.com' });
     const answer = await server.review('mutate', review);
-    const audit = await auditFor(server, answer.response.uid);
+    const audit = await server.auditFor(answer.response.uid);
     assert.equal(server.auditLines().filter((l) => l['uid'] === answer.response.uid).length, 1);
     assert.equal(audit['logger'], 'audit');
     assert.equal(audit['webhook'], 'mutate');
@@ -253,6 +252,22 @@ describe('tagpin serve /mutate', () => {
   });
 
   it('exposes admission, registry and cache metrics', async () => {
+    // A lookup (a miss, a HEAD to the registry) and the same again (a hit): whatever ran before, the counters move.
+    const web = `${registry.host}/demo/metrics:v1`;
+    await registry.push('demo/metrics', 'v1', 'oci-manifest');
+    const counters = async (): Promise<readonly number[]> => {
+      const text = await server.metrics();
+      return [
+        sample(text, 'tagpin_admission_requests_total', { webhook: 'mutate', decision: 'patched' }) ?? 0,
+        sample(text, 'tagpin_registry_requests_total', { registry: registry.host, method: 'HEAD', status: '200' }) ?? 0,
+        sample(text, 'tagpin_resolve_cache_total', { result: 'miss' }) ?? 0,
+        sample(text, 'tagpin_resolve_cache_total', { result: 'hit' }) ?? 0,
+      ];
+    };
+    const before = await counters();
+    for (let i = 0; i < 2; i++) await server.review('mutate', admissionReview({ object: pod([web]) }));
+    const [patched, heads, misses, hits] = (await counters()).map((n, i) => n - (before[i] ?? 0));
+    assert.deepEqual({ patched, heads, misses, hits }, { patched: 2, heads: 1, misses: 1, hits: 1 });
     const text = await server.metrics();
     assert.match(text, /^tagpin_admission_requests_total\{webhook="mutate",decision="patched"\} [1-9]\d*$/m);
     assert.match(text, /^tagpin_admission_duration_seconds_count\{webhook="mutate"\} [1-9]\d*$/m);
@@ -262,45 +277,3 @@ describe('tagpin serve /mutate', () => {
     assert.match(text, /^tagpin_resolve_cache_total\{result="miss"\} [1-9]\d*$/m);
   });
 });
-
-async function auditFor(server: TagpinServer, uid: string): Promise<LogLine> {
-  return server.waitForLine((line) => line['logger'] === 'audit' && line['uid'] === uid);
-}
-
-function podSpec(containers: ReadonlyArray<{ name: string; image: unknown }>): Record<string, unknown> {
-  return { containers: containers.map((c) => ({ ...c, resources: {} })), restartPolicy: 'Always' };
-}
-
-function pod(containers: ReadonlyArray<{ name: string; image: unknown }>): Record<string, unknown> & { spec: Record<string, unknown> } {
-  return {
-    kind: 'Pod',
-    apiVersion: 'v1',
-    metadata: { name: 'one', namespace: 'demo', creationTimestamp: null },
-    spec: podSpec(containers),
-    status: {},
-  };
-}
-
-function job(image: string): Record<string, unknown> {
-  return {
-    kind: 'Job',
-    apiVersion: 'batch/v1',
-    metadata: { name: 'migrate', namespace: 'demo', creationTimestamp: null },
-    spec: { template: { metadata: { creationTimestamp: null }, spec: { ...podSpec([{ name: 'migrate', image }]), restartPolicy: 'Never' } } },
-    status: {},
-  };
-}
-
-function deployment(image: string): Record<string, unknown> {
-  return {
-    kind: 'Deployment',
-    apiVersion: 'apps/v1',
-    metadata: { name: 'web', namespace: 'demo', creationTimestamp: null },
-    spec: {
-      selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { creationTimestamp: null, labels: { app: 'web' } }, spec: podSpec([{ name: 'web', image }]) },
-      strategy: {},
-    },
-    status: {},
-  };
-}

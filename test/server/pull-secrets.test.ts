@@ -5,7 +5,9 @@ import { startFakeKube } from '../support/fake-kube.ts';
 import type { FakeKube } from '../support/fake-kube.ts';
 import { requireRegistryBinary, startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { admissionReview, patchOf, startServe } from '../support/serve.ts';
+import { deployment, pod } from '../support/objects.ts';
+import { admissionReview, patchOf } from '../support/reviews.ts';
+import { startServe } from '../support/serve.ts';
 import type { TagpinServer } from '../support/serve.ts';
 
 describe('tagpin serve with pull secrets from the Kubernetes API', () => {
@@ -40,33 +42,25 @@ describe('tagpin serve with pull secrets from the Kubernetes API', () => {
   });
 
   it("pins a private image with the pod's imagePullSecret", async () => {
-    const answer = await server.review('mutate', admissionReview({ object: pod('team-a', image, { imagePullSecrets: [{ name: 'regcred' }] }) }));
+    const answer = await server.review('mutate', admissionReview({ object: pod([image], { namespace: 'team-a', spec: { imagePullSecrets: [{ name: 'regcred' }] } }) }));
     assert.equal(answer.response.allowed, true, answer.response.status?.message);
     assert.deepEqual(patchOf(answer), [{ op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digest}` }]);
     assert.ok(kube.requests('/api/v1/namespaces/team-a/secrets/regcred') >= 1);
   });
 
-  it('does not serve that digest from cache to a namespace without the secret', async () => {
-    const answer = await server.review('mutate', admissionReview({ object: pod('team-b', image, {}) }));
+  it('does not serve a digest learned with one namespace\'s secret from cache to a namespace without it', async () => {
+    const learned = await server.review('mutate', admissionReview({ object: pod([image], { namespace: 'team-a', spec: { imagePullSecrets: [{ name: 'regcred' }] } }) }));
+    assert.deepEqual(patchOf(learned), [{ op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digest}` }]);
+    const asked = registry.manifestRequests().length;
+    const answer = await server.review('mutate', admissionReview({ object: pod([image], { namespace: 'team-b' }) }));
     assert.equal(answer.response.allowed, false);
-    assert.match(answer.response.status?.message ?? '', /unauthori[sz]ed|401|credentials/i);
+    assert.match(answer.response.status?.message ?? '', /unauthorized: no credentials matched/);
+    // Asked anew, without credentials, and refused: the cached digest was not handed over.
+    assert.deepEqual(registry.manifestRequests().slice(asked), [{ method: 'HEAD', path: '/v2/private/app/manifests/v1', status: 401 }]);
   });
 
   it("pins a Deployment template with its service account's pull secret", async () => {
-    const object = {
-      kind: 'Deployment',
-      apiVersion: 'apps/v1',
-      metadata: { name: 'builder', namespace: 'team-c', creationTimestamp: null },
-      spec: {
-        selector: { matchLabels: { app: 'builder' } },
-        template: {
-          metadata: { creationTimestamp: null, labels: { app: 'builder' } },
-          spec: { serviceAccountName: 'builder', containers: [{ name: 'app', image, resources: {} }] },
-        },
-        strategy: {},
-      },
-      status: {},
-    };
+    const object = deployment([image], { namespace: 'team-c', spec: { serviceAccountName: 'builder' } });
     const answer = await server.review('mutate', admissionReview({ object }));
     assert.equal(answer.response.allowed, true, answer.response.status?.message);
     assert.deepEqual(patchOf(answer), [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${image}@${digest}` }]);
@@ -74,20 +68,10 @@ describe('tagpin serve with pull secrets from the Kubernetes API', () => {
   });
 
   it('warns about a missing pull secret and resolves without it', async () => {
-    const answer = await server.review('mutate', admissionReview({ object: pod('team-b', image, { imagePullSecrets: [{ name: 'gone' }] }) }));
+    const answer = await server.review('mutate', admissionReview({ object: pod([image], { namespace: 'team-b', spec: { imagePullSecrets: [{ name: 'gone' }] } }) }));
     assert.equal(answer.response.allowed, false);
     assert.ok((answer.response.warnings ?? []).some((w) => w.includes('team-b/gone')), JSON.stringify(answer.response.warnings));
     // Secret contents never reach the logs.
     assert.doesNotMatch(JSON.stringify(server.lines()), new RegExp(registry.password ?? 'never'));
   });
 });
-
-function pod(namespace: string, image: string, extra: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return {
-    kind: 'Pod',
-    apiVersion: 'v1',
-    metadata: { name: 'app', namespace, creationTimestamp: null },
-    spec: { containers: [{ name: 'app', image, resources: {} }], ...extra },
-    status: {},
-  };
-}

@@ -5,7 +5,6 @@ import { X509Certificate } from 'node:crypto';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { spawnSync } from 'node:child_process';
@@ -15,50 +14,59 @@ import { createPki } from '../support/pki.ts';
 import type { IssuedCertificate, Pki } from '../support/pki.ts';
 import { startServe } from '../support/serve.ts';
 import type { TagpinServer } from '../support/serve.ts';
+import { repoRoot } from '../support/paths.ts';
+import { eventually } from '../support/wait.ts';
 
 describe('tagpin serve TLS certificate', () => {
   let pki: Pki;
   let first: IssuedCertificate;
   let second: IssuedCertificate;
-  let dir: string;
-  let certFile: string;
-  let keyFile: string;
-  let server: TagpinServer;
+  const stops: Array<() => Promise<void>> = [];
 
   before(async () => {
     pki = await createPki();
     [first, second] = await Promise.all([pki.issue('serving-1', ['tagpin.tagpin.svc']), pki.issue('serving-2', ['tagpin.tagpin.svc'])]);
-    dir = await mkdtemp(join(tmpdir(), 'tagpin-tls-'));
-    certFile = join(dir, 'tls.crt');
-    keyFile = join(dir, 'tls.key');
-    await copyFile(first.certFile, certFile);
-    await copyFile(first.keyFile, keyFile);
-    server = await startServe({ ca: pki.caPem, config: { server: { tlsCert: certFile, tlsKey: keyFile } } });
   });
   after(async () => {
-    await server?.stop();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    for (const stop of stops.splice(0)) await stop();
   });
 
+  /** A server of its own for each test, serving `first` from files the test may then change. */
+  async function serving(): Promise<{ readonly server: TagpinServer; readonly certFile: string; readonly keyFile: string }> {
+    const dir = await mkdtemp(join(tmpdir(), 'tagpin-tls-'));
+    const certFile = join(dir, 'tls.crt');
+    const keyFile = join(dir, 'tls.key');
+    await copyFile(first.certFile, certFile);
+    await copyFile(first.keyFile, keyFile);
+    const server = await startServe({ ca: pki.caPem, config: { server: { tlsCert: certFile, tlsKey: keyFile } } });
+    stops.push(async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+    return { server, certFile, keyFile };
+  }
+
+  /** Waits until the server has reloaded its certificate `times` times in all (a log line per reload). */
+  async function reloaded(server: TagpinServer, times: number): Promise<void> {
+    await eventually(() => server.lines().filter((l) => l['msg'] === 'serving certificate reloaded').length >= times, `reload number ${String(times)}`);
+  }
+
   it('serves the configured certificate, trusted through its CA', async () => {
+    const { server } = await serving();
     const peer = await peerFingerprint(server.port);
     assert.equal(peer, fingerprint(first));
     assert.equal((await server.get('/healthz')).status, 200);
   });
 
   it('serves a renewed certificate without a restart and keeps open connections working', async () => {
+    const { server, certFile, keyFile } = await serving();
     const open = await openConnection(server.port);
     assert.equal(await ask(open, '/healthz'), 200);
 
     await writeFile(keyFile, second.keyPem);
     await writeFile(certFile, second.certPem);
-    let peer = '';
-    for (let i = 0; i < 100 && peer !== fingerprint(second); i++) {
-      await sleep(100);
-      peer = await peerFingerprint(server.port);
-    }
-    assert.equal(peer, fingerprint(second));
-    assert.ok(server.lines().some((l) => l['msg'] === 'serving certificate reloaded'));
+    await reloaded(server, 1);
+    assert.equal(await peerFingerprint(server.port), fingerprint(second));
     // Same process, and the connection opened before the renewal still answers.
     assert.equal(server.lines().filter((l) => l['msg'] === 'listening').length, 1);
     assert.equal(await ask(open, '/readyz'), 200);
@@ -66,9 +74,11 @@ describe('tagpin serve TLS certificate', () => {
   });
 
   it('keeps the current certificate when the files change into something unusable', async () => {
-    await writeFile(certFile, first.certPem); // does not match the key on disk (second's)
+    const { server, certFile } = await serving();
+    await writeFile(certFile, second.certPem); // does not match the key on disk (first's)
     await server.waitForLine((l) => l['msg'] === 'serving certificate changed but cannot be used yet; keeping the old one');
-    assert.equal(await peerFingerprint(server.port), fingerprint(second));
+    assert.equal(await peerFingerprint(server.port), fingerprint(first));
+    assert.ok(!server.lines().some((l) => l['msg'] === 'serving certificate reloaded'), 'an unusable pair was loaded');
   });
 });
 
@@ -102,7 +112,7 @@ async function runServe(yaml: string): Promise<{ readonly status: number | null;
     const config = join(dir, 'config.yaml');
     await writeFile(config, yaml);
     const result = spawnSync(process.execPath, ['src/main.ts', 'serve', '--config', config], {
-      cwd: new URL('../../', import.meta.url).pathname,
+      cwd: repoRoot,
       encoding: 'utf8',
       timeout: 20_000,
     });

@@ -1,8 +1,11 @@
 // /validate end to end in each validate.action: deny, warn and audit.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { admissionReview, startServe } from '../support/serve.ts';
-import type { AdmissionAnswer, LogLine, TagpinServer } from '../support/serve.ts';
+import { deployment } from '../support/objects.ts';
+import { sample } from '../support/prometheus.ts';
+import { admissionReview } from '../support/reviews.ts';
+import { startServe } from '../support/serve.ts';
+import type { LogLine, TagpinServer } from '../support/serve.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const policy = { mutableTags: ['dev-.*'] };
@@ -36,7 +39,7 @@ describe('tagpin serve /validate', () => {
     assert.ok(message.includes(`${base}/2/image "registry.example.com:5000/app:dev-42": tag dev-42`), message);
     for (const fine of ['/3/image', '/4/image', '/5/image']) assert.ok(!message.includes(`${base}${fine}`), message);
 
-    const line = await auditFor(deny, answer);
+    const line = await deny.auditFor(answer.response.uid, 'validate');
     assert.equal(line['webhook'], 'validate');
     assert.equal(line['decision'], 'denied');
     assert.deepEqual(
@@ -49,7 +52,7 @@ describe('tagpin serve /validate', () => {
     const answer = await deny.review('validate', admissionReview({ object: deployment(['app:1.0', `busybox@${DIGEST}`]) }));
     assert.equal(answer.response.allowed, true);
     assert.equal(answer.response.status, undefined);
-    assert.equal((await auditFor(deny, answer))['decision'], 'allowed');
+    assert.equal((await deny.auditFor(answer.response.uid, 'validate'))['decision'], 'allowed');
   });
 
   it('deny: rejects invalid references and images that are not strings', async () => {
@@ -59,7 +62,7 @@ describe('tagpin serve /validate', () => {
     assert.match(message, /containers\/0\/image "nginx::1": /);
     assert.match(message, /containers\/1\/image "7": image is not a string/);
     assert.deepEqual(
-      ((await auditFor(deny, answer))['images'] as LogLine[]).map((i) => i['verdict']),
+      ((await deny.auditFor(answer.response.uid, 'validate'))['images'] as LogLine[]).map((i) => i['verdict']),
       ['invalid', 'invalid'],
     );
   });
@@ -70,7 +73,7 @@ describe('tagpin serve /validate', () => {
     assert.equal(answer.response.allowed, true);
     assert.equal(answer.response.warnings?.length, 1);
     assert.match(answer.response.warnings?.[0] ?? '', /nginx:latest/);
-    assert.equal((await auditFor(deny, answer))['decision'], 'warned');
+    assert.equal((await deny.auditFor(answer.response.uid, 'validate'))['decision'], 'warned');
     // Changing it to another violating image is judged in full.
     const changed = await deny.review(
       'validate',
@@ -82,7 +85,7 @@ describe('tagpin serve /validate', () => {
   it('deny: leaves excluded namespaces alone', async () => {
     const answer = await deny.review('validate', admissionReview({ object: deployment(['nginx:latest']), namespace: 'kube-system' }));
     assert.equal(answer.response.allowed, true);
-    const line = await auditFor(deny, answer);
+    const line = await deny.auditFor(answer.response.uid, 'validate');
     assert.equal((line['images'] as LogLine[])[0]?.['verdict'], 'excluded');
   });
 
@@ -94,7 +97,7 @@ describe('tagpin serve /validate', () => {
     assert.equal(warnings.length, 3);
     assert.match(warnings[0] ?? '', /^\/spec\/template\/spec\/containers\/0\/image "nginx:latest": tag latest is mutable/);
     for (const warning of warnings) assert.ok(warning.length <= 120, warning);
-    assert.equal((await auditFor(warn, answer))['decision'], 'warned');
+    assert.equal((await warn.auditFor(answer.response.uid, 'validate'))['decision'], 'warned');
   });
 
   it('warn: keeps all warnings of a large object within 4096 characters', async () => {
@@ -106,14 +109,14 @@ describe('tagpin serve /validate', () => {
     for (const warning of warnings) assert.ok(warning.length <= 120, warning);
     assert.match(warnings.at(-1) ?? '', /more warnings/);
     // The audit record still has every image.
-    assert.equal(((await auditFor(warn, answer))['images'] as LogLine[]).length, 120);
+    assert.equal(((await warn.auditFor(answer.response.uid, 'validate'))['images'] as LogLine[]).length, 120);
   });
 
   it('audit: admits without warnings and records the violations', async () => {
     const answer = await audit.review('validate', admissionReview({ object: mixed() }));
     assert.equal(answer.response.allowed, true);
     assert.equal(answer.response.warnings, undefined);
-    const line = await auditFor(audit, answer);
+    const line = await audit.auditFor(answer.response.uid, 'validate');
     assert.equal(line['decision'], 'allowed');
     const verdicts = (line['images'] as LogLine[]).map((i) => i['verdict']);
     assert.deepEqual(verdicts, ['violation', 'violation', 'violation', 'ok', 'ok', 'ok']);
@@ -130,29 +133,14 @@ describe('tagpin serve /validate', () => {
   });
 
   it('counts decisions per webhook in the metrics', async () => {
-    const text = await deny.metrics();
-    assert.match(text, /^tagpin_admission_requests_total\{webhook="validate",decision="denied"\} [1-9]\d*$/m);
-    assert.match(text, /^tagpin_admission_requests_total\{webhook="validate",decision="allowed"\} [1-9]\d*$/m);
+    const decisions = async (): Promise<readonly number[]> => {
+      const text = await deny.metrics();
+      return ['denied', 'allowed'].map((decision) => sample(text, 'tagpin_admission_requests_total', { webhook: 'validate', decision }) ?? 0);
+    };
+    const before = await decisions();
+    await deny.review('validate', admissionReview({ object: mixed() }));
+    await deny.review('validate', admissionReview({ object: deployment(['app:1.0']) }));
+    await deny.review('validate', admissionReview({ object: deployment(['app:1.1']) }));
+    assert.deepEqual(await decisions(), [(before[0] ?? 0) + 1, (before[1] ?? 0) + 2]);
   });
 });
-
-async function auditFor(server: TagpinServer, answer: AdmissionAnswer): Promise<LogLine> {
-  return server.waitForLine((line) => line['logger'] === 'audit' && line['uid'] === answer.response.uid);
-}
-
-function deployment(images: readonly unknown[]): Record<string, unknown> {
-  return {
-    kind: 'Deployment',
-    apiVersion: 'apps/v1',
-    metadata: { name: 'web', namespace: 'demo', creationTimestamp: null },
-    spec: {
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { creationTimestamp: null, labels: { app: 'web' } },
-        spec: { containers: images.map((image, i) => ({ name: `c${String(i)}`, image, resources: {} })) },
-      },
-      strategy: {},
-    },
-    status: {},
-  };
-}

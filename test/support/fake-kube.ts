@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createPki } from './pki.ts';
 import type { Pki } from './pki.ts';
+import { listen } from './ports.ts';
 
 /** A running fake API server; see `startFakeKube`. */
 export interface FakeKube {
@@ -99,14 +99,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     send(res, 200, stored);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { port } = await listen(server);
   const url = `https://127.0.0.1:${String(port)}`;
   const kubeconfigFile = join(pki.dir, `kubeconfig-${String(port)}.yaml`);
   await writeFile(kubeconfigFile, [

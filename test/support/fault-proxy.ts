@@ -1,16 +1,16 @@
-// A fault-injecting HTTP(S) proxy between tagpin and the real registry, plus a stand-in token realm and closed ports.
+// A fault-injecting HTTP(S) proxy between tagpin and the real registry, recording every exchange and how it ended.
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import type { Pki } from './pki.ts';
+import { listen } from './ports.ts';
 
 /**
  * What the proxy does to one request. Faults named "GET-side" answer HEAD with the registry's
@@ -43,13 +43,20 @@ export type Fault =
   /** 307 to `to` (an origin such as `http://localhost:5000`) with the same path; the proxy never follows it. */
   | { readonly kind: 'redirect'; readonly to: string }
   /**
-   * A Bearer challenge naming `realm`; requests carrying a token `accepts` approves are forwarded
-   * (without the token), all others get the challenge again.
+   * A Bearer challenge naming `realm` to every request, token or not: a hostile or broken realm
+   * (down, link-local). Bearer happy paths use the real registry's `token` setup instead.
    */
-  | { readonly kind: 'bearer'; readonly realm: string; readonly accepts: (token: string) => boolean };
+  | { readonly kind: 'bearer'; readonly realm: string };
 
 /** The name of a fault, as requests are labelled with it. */
 export type FaultKind = Fault['kind'];
+
+/**
+ * How an exchange ended: still `open`; `answered` (the proxy sent its whole response); `cut` (the
+ * fault itself broke the connection off: reset, truncated, or the proxy closed); `abandoned` (the
+ * client hung up before the response was complete: a lookup that gave up or stopped reading).
+ */
+export type Ending = 'open' | 'answered' | 'cut' | 'abandoned';
 
 /** A request the proxy received. */
 export interface ProxiedRequest {
@@ -60,6 +67,8 @@ export interface ProxiedRequest {
   readonly authorization: string | undefined;
   /** The fault applied. */
   readonly fault: FaultKind;
+  /** How the exchange had ended when `requests()` was called. */
+  readonly ending: Ending;
 }
 
 /** Picks the fault for each request; a plain `Fault` applies to all. */
@@ -88,7 +97,7 @@ export interface FaultProxy {
   readonly baseUrl: string;
   /** Changes the fault for requests from now on. */
   setFault(fault: FaultChoice): void;
-  /** Every request received so far. */
+  /** Every request received so far, each as it stands now. */
   requests(): readonly ProxiedRequest[];
   /** How many requests arrived so far. */
   count(): number;
@@ -109,17 +118,27 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   if (!LOOPBACK.has(upstream.hostname)) throw new Error(`fault proxy upstream ${upstream.host} is not a loopback address`);
   const agent = new Agent(options.upstreamCa === undefined ? {} : { connect: { ca: options.upstreamCa } });
   let choice: FaultChoice = options.fault ?? { kind: 'none' };
-  const seen: ProxiedRequest[] = [];
+  const seen: Array<{ -readonly [K in keyof ProxiedRequest]: ProxiedRequest[K] }> = [];
   const sockets = new Set<Socket>();
+  /** Responses the proxy itself broke off; a close of any other unfinished response is the client's doing. */
+  const cutByProxy = new WeakSet<ServerResponse>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const fault = typeof choice === 'function' ? choice({ method, path }) : choice;
-    seen.push({ method, path, authorization: req.headers.authorization, fault: fault.kind });
+    const record = { method, path, authorization: req.headers.authorization, fault: fault.kind, ending: 'open' as Ending };
+    seen.push(record);
+    res.once('finish', () => {
+      if (record.ending === 'open') record.ending = 'answered';
+    });
+    res.once('close', () => {
+      if (record.ending === 'open') record.ending = cutByProxy.has(res) ? 'cut' : 'abandoned';
+    });
     // Drain the request body (there is none for HEAD/GET) so the socket stays usable.
     req.resume();
-    applyFault(fault, req, res, { upstream, agent }).catch(() => {
+    applyFault(fault, req, res, { upstream, agent, cut: (r) => cutByProxy.add(r) }).catch(() => {
+      cutByProxy.add(res);
       res.destroy();
     });
   };
@@ -137,14 +156,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server);
   const host = `127.0.0.1:${String(port)}`;
 
   let closed: Promise<void> | undefined;
@@ -154,10 +166,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setFault(fault) {
       choice = fault;
     },
-    requests: () => [...seen],
+    requests: () => seen.map((r) => ({ ...r })),
     count: () => seen.length,
     close() {
       closed ??= (async () => {
+        for (const record of seen) if (record.ending === 'open') record.ending = 'cut';
         for (const socket of sockets) socket.destroy();
         await new Promise<void>((resolve) => server.close(() => {
           resolve();
@@ -178,6 +191,8 @@ interface Upstream {
 interface Context {
   readonly upstream: URL;
   readonly agent: Agent;
+  /** Marks a response the fault is about to break off, so its record says `cut`, not `abandoned`. */
+  readonly cut: (res: ServerResponse) => void;
 }
 
 async function applyFault(fault: Fault, req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
@@ -204,8 +219,6 @@ async function applyFault(fault: Fault, req: IncomingMessage, res: ServerRespons
       res.end();
       return;
     case 'bearer': {
-      const token = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-      if (token !== undefined && fault.accepts(token)) return relay(res, method, await fetch());
       const repository = MANIFEST_PATH.exec(new URL(req.url ?? '/', 'http://proxy.invalid').pathname)?.[1] ?? 'unknown';
       res.setHeader('WWW-Authenticate', `Bearer realm="${fault.realm}",service="tagpin-fault-proxy",scope="repository:${repository}:pull"`);
       return registryError(res, method, 401, 'UNAUTHORIZED', 'authentication required');
@@ -232,6 +245,7 @@ async function applyFault(fault: Fault, req: IncomingMessage, res: ServerRespons
       return relay(res, method, { ...answer, body: changeOneHexDigit(answer.body) });
     case 'reset':
       res.writeHead(200, { ...answer.headers, 'content-length': String(answer.body.length) });
+      context.cut(res);
       res.write(half, () => {
         const socket = res.socket;
         if (socket !== null && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
@@ -240,6 +254,7 @@ async function applyFault(fault: Fault, req: IncomingMessage, res: ServerRespons
       return;
     case 'truncated':
       res.writeHead(200, { ...answer.headers, 'content-length': String(answer.body.length) });
+      context.cut(res);
       res.write(half, () => {
         res.socket?.end();
       });
@@ -376,83 +391,4 @@ async function issueForOtherName(pki: Pki): Promise<{ readonly keyPem: string; r
   await openssl(['x509', '-req', '-in', csrFile, '-CA', pki.caFile, '-CAkey', caKey, '-days', '2', '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', extFile, '-out', certFile]);
   const [keyPem, certPem] = await Promise.all([readFile(keyFile, 'utf8'), readFile(certFile, 'utf8')]);
   return { keyPem, certPem };
-}
-
-/** A loopback `host:port` nothing listens on (bound, then released): connecting is refused. */
-export async function closedHost(): Promise<string> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => {
-    resolve();
-  }));
-  return `127.0.0.1:${String(port)}`;
-}
-
-/** A request a `TokenRealm` served. */
-export interface RealmRequest {
-  readonly method: string;
-  /** The `scope` parameters asked for. */
-  readonly scope: readonly string[];
-  /** The Authorization header sent, if any (Basic credentials land here). */
-  readonly authorization: string | undefined;
-  /** The form body of a POST (identity-token grants), if any. */
-  readonly form: string | undefined;
-}
-
-/** A stand-in token server on another host name than the registry it serves. */
-export interface TokenRealm {
-  /** `https://localhost:PORT/token` */
-  readonly realm: string;
-  /** `localhost:PORT` */
-  readonly host: string;
-  /** True for the tokens this realm issued. */
-  accepts(token: string): boolean;
-  /** Tokens issued so far. */
-  issued(): readonly string[];
-  requests(): readonly RealmRequest[];
-  close(): Promise<void>;
-}
-
-/**
- * Starts a token endpoint at `https://localhost:PORT/token` (certificate from `pki`) that grants every
- * request, anonymous or not, a fresh random token. Named `localhost` so that it is another host than
- * a registry on 127.0.0.1.
- */
-export async function startTokenRealm(pki: Pki): Promise<TokenRealm> {
-  const leaf = await pki.issue(`token-realm-${randomBytes(4).toString('hex')}`, []);
-  const issued: string[] = [];
-  const served: RealmRequest[] = [];
-  const server = createHttpsServer({ key: leaf.keyPem, cert: leaf.certPem, minVersion: 'TLSv1.2' }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'https://realm.invalid');
-      const form = chunks.length === 0 ? undefined : Buffer.concat(chunks).toString('utf8');
-      const params = form === undefined ? url.searchParams : new URLSearchParams(form);
-      served.push({ method: req.method ?? '', scope: params.getAll('scope'), authorization: req.headers.authorization, form });
-      const token = `realm-token-${randomBytes(24).toString('base64url')}`;
-      issued.push(token);
-      const body = JSON.stringify({ token, expires_in: 300, issued_at: new Date().toISOString() });
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
-      res.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const host = `localhost:${String(port)}`;
-  return {
-    realm: `https://${host}/token`,
-    host,
-    accepts: (token) => issued.includes(token),
-    issued: () => [...issued],
-    requests: () => [...served],
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
 }

@@ -4,9 +4,8 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -16,6 +15,7 @@ import { stringify } from 'yaml';
 import { killOnExit, releaseDir, removeOnExit } from './exit-cleanup.ts';
 import { createPki } from './pki.ts';
 import type { Pki } from './pki.ts';
+import { freePort } from './ports.ts';
 import { startTokenIssuer } from './token-issuer.ts';
 import type { TokenIssuer, TokenRequest } from './token-issuer.ts';
 
@@ -25,13 +25,16 @@ export type RegistrySetup = 'http' | 'tls' | 'basic' | 'token';
 /** What `push` uploads: one image manifest, or a two-platform index/list, in OCI or Docker schema2 form. */
 export type ContentKind = 'oci-manifest' | 'docker-manifest' | 'oci-index' | 'docker-list';
 
-/** A manifest request from the registry's access log. */
-export interface ManifestRequest {
+/** A request from the registry's access log. */
+export interface LoggedRequest {
   readonly method: string;
   /** The request path without its query, e.g. "/v2/app/manifests/v1". */
   readonly path: string;
   readonly status: number;
 }
+
+/** A manifest request from the registry's access log. */
+export type ManifestRequest = LoggedRequest;
 
 /** A running registry. Every URL is on 127.0.0.1. */
 export interface TestRegistry {
@@ -61,6 +64,14 @@ export interface TestRegistry {
    * Complete for every response a client has already received.
    */
   manifestRequests(): readonly ManifestRequest[];
+  /** Every request the access log holds, any path (`/v2/` pings included), the harness's own left out. */
+  requests(): readonly LoggedRequest[];
+  /**
+   * The "http: TLS handshake error" lines of the registry's own log: connections that reached it and
+   * broke off during the handshake (a client that refused the certificate, say), so no request was logged.
+   * Written when the registry notices the connection closed, which may be just after the client gave up.
+   */
+  handshakeErrors(): readonly string[];
   /** Token requests the issuer served (token setup), with the scope asked and whether credentials were sent. */
   tokenRequests(): readonly TokenRequest[];
   /** Kills the process (SIGTERM, then SIGKILL after 2 s) and removes temp dirs. Safe to call twice. */
@@ -71,6 +82,12 @@ export interface TestRegistry {
 export interface RegistryOptions {
   /** Reuse one CA for several registries. @default a fresh CA per registry, removed by stop() */
   readonly pki?: Pki;
+  /**
+   * token: given the issuer's realm, returns the realm the registry's challenges name instead, e.g. a
+   * fault proxy in front of the issuer (a realm that fails once). `tokenRealm` stays the issuer's own.
+   * @default the issuer's realm
+   */
+  readonly announceRealm?: (issuerRealm: string) => Promise<string>;
 }
 
 /** Manifest media types, by the content kind that produces them. */
@@ -109,6 +126,44 @@ export function requireRegistryBinary(): void {
   const probe = spawnSync(binary, ['--version'], { stdio: 'ignore', timeout: 10_000 });
   if (probe.error !== undefined) throw new Error(`integration tests need \`${binary}\`, which is not installed: ${installHint}`);
 }
+
+/**
+ * The registry's handshake-error lines once it has logged every connection closed before this call,
+ * so that an absence can be asserted: makes one failing handshake of its own (a client that trusts no
+ * CA, from a port of its own) and waits for that line, which it leaves out. TLS setups only.
+ */
+export async function settledHandshakeErrors(registry: TestRegistry): Promise<readonly string[]> {
+  const marks = ownHandshakes.get(registry) ?? new Set<string>();
+  ownHandshakes.set(registry, marks);
+  if (registry.setup === 'http') throw new Error('settledHandshakeErrors needs a TLS registry');
+  const [hostname = '', port = ''] = registry.host.split(':');
+  const own = await new Promise<number>((resolve) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port) });
+    let local = 0;
+    socket.once('connect', () => {
+      local = socket.localPort ?? 0;
+    });
+    socket.once('error', () => {
+      resolve(local);
+    });
+    socket.once('secureConnect', () => {
+      socket.destroy();
+      resolve(local);
+    });
+  });
+  // The client side of a closed connection waits out TIME_WAIT, so no later client reuses this port soon.
+  const mark = `from 127.0.0.1:${String(own)}:`;
+  marks.add(mark);
+  const giveUpAt = Date.now() + 15_000;
+  while (!registry.handshakeErrors().some((line) => line.includes(mark))) {
+    if (Date.now() > giveUpAt) throw new Error(`the registry never logged the harness's own failed handshake (${mark})`);
+    await sleep(20);
+  }
+  return registry.handshakeErrors().filter((line) => ![...marks].some((m) => line.includes(m)));
+}
+
+/** The log marks of the handshakes `settledHandshakeErrors` made itself, per registry. */
+const ownHandshakes = new WeakMap<TestRegistry, Set<string>>();
 
 /** Starts a registry in the given setup and waits until /v2/ answers. Call `stop()` in `after()`. */
 export async function startRegistry(setup: RegistrySetup, options: RegistryOptions = {}): Promise<TestRegistry> {
@@ -156,7 +211,8 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
       auth.htpasswd = { realm: 'tagpin-test-registry', path: htpasswdFile };
     }
     if (issuer !== undefined && pki !== undefined) {
-      auth.token = { realm: issuer.realm, service: tokenService, issuer: issuerName, rootcertbundle: pki.caFile };
+      const realm = options.announceRealm === undefined ? issuer.realm : await options.announceRealm(issuer.realm);
+      auth.token = { realm, service: tokenService, issuer: issuerName, rootcertbundle: pki.caFile };
     }
     const tlsFiles = pki === undefined ? undefined : await pki.issue(`registry-${instance}`, []);
     await mkdir(join(dir, 'data'));
@@ -223,7 +279,9 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
         : { tokenRealm: issuer.realm, tokenService, refreshToken }),
       push: (repository, tag, kind) => pushContent(api, repository, tag, kind),
       digest: (repository, tag) => api.headDigest(repository, tag),
-      manifestRequests: () => parseAccessLog(readFileSync(accessLog, 'utf8')),
+      manifestRequests: () => parseAccessLog(readFileSync(accessLog, 'utf8')).filter((r) => manifestPath.test(r.path)),
+      requests: () => parseAccessLog(readFileSync(accessLog, 'utf8')),
+      handshakeErrors: () => readFileSync(appLog, 'utf8').split('\n').filter((line) => line.includes('http: TLS handshake error')),
       tokenRequests: () => issuer?.requests() ?? [],
       stop: () => (stopped ??= cleanup()),
     };
@@ -303,18 +361,6 @@ async function terminate(child: ChildProcess): Promise<void> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => {
-    resolve();
-  }));
-  return port;
-}
 
 async function htpasswdLine(username: string, password: string): Promise<string> {
   // Distribution only accepts bcrypt entries.
@@ -330,14 +376,14 @@ function lastLines(text: string): string {
 const accessLine = /^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d{3}) \S+ "(?:[^"\\]|\\.)*" "((?:[^"\\]|\\.)*)"/;
 const manifestPath = /^\/v2\/.+\/manifests\/[^/]+$/;
 
-function parseAccessLog(text: string): ManifestRequest[] {
-  const found: ManifestRequest[] = [];
+function parseAccessLog(text: string): LoggedRequest[] {
+  const found: LoggedRequest[] = [];
   for (const line of text.split('\n')) {
     const match = accessLine.exec(line);
     if (match === null) continue;
     const [, method = '', uri = '', status = '0', userAgent = ''] = match;
     const path = uri.split('?')[0] ?? uri;
-    if (userAgent === harnessUserAgent || !manifestPath.test(path)) continue;
+    if (userAgent === harnessUserAgent) continue;
     found.push({ method, path, status: Number(status) });
   }
   return found;

@@ -3,8 +3,8 @@ import { X509Certificate, createPrivateKey, randomBytes, randomUUID, sign, timin
 import type { KeyObject } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Pki } from './pki.ts';
+import { listen } from './ports.ts';
 
 /** One grant in a token's `access` claim. */
 export interface TokenAccess {
@@ -129,14 +129,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server);
 
   return {
     realm: `https://127.0.0.1:${String(port)}/token`,

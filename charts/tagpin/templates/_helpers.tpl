@@ -53,18 +53,86 @@ app.kubernetes.io/part-of: tagpin
 {{- end -}}
 {{- end -}}
 
+{{/* No default repository: a placeholder that cannot be pulled would leave failurePolicy Fail webhooks without a server. */}}
 {{- define "tagpin.image" -}}
+{{- $repository := required "image.repository is required: build the image from the repository's Dockerfile, push it to your registry, and set --set image.repository=REGISTRY/tagpin" .Values.image.repository -}}
 {{- $tag := default .Chart.AppVersion (toString .Values.image.tag) -}}
 {{- if .Values.image.digest -}}
-{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest -}}
+{{- printf "%s:%s@%s" $repository $tag .Values.image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- printf "%s:%s" $repository $tag -}}
 {{- end -}}
 {{- end -}}
 
 {{/* The name the API server dials; the serving certificate must cover it. */}}
 {{- define "tagpin.serviceHost" -}}
 {{- printf "%s.%s.svc" (include "tagpin.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+webhooks.url without trailing slashes, or empty. Checked against what the API server accepts in
+clientConfig.url (https, a host, no user info, query or fragment); a `?` or `#` anywhere would also
+swallow the /mutate and /validate the chart appends.
+*/}}
+{{- define "tagpin.webhookURL" -}}
+{{- $url := .Values.webhooks.url | default "" -}}
+{{- if $url -}}
+{{- $form := "https://HOST[:PORT][/PATH], e.g. --set webhooks.url=https://127.0.0.1:8443" -}}
+{{- if not (hasPrefix "https://" $url) -}}
+{{- fail (printf "webhooks.url %q must start with https://, the only scheme the API server calls webhooks with: set it as %s" $url $form) -}}
+{{- end -}}
+{{- if contains "?" $url -}}
+{{- fail (printf "webhooks.url %q must not contain a query (\"?…\"): the API server refuses it and it would swallow the /mutate and /validate the chart appends; set it as %s" $url $form) -}}
+{{- end -}}
+{{- if contains "#" $url -}}
+{{- fail (printf "webhooks.url %q must not contain a fragment (\"#…\"): the API server refuses it and it would swallow the /mutate and /validate the chart appends; set it as %s" $url $form) -}}
+{{- end -}}
+{{- $rest := trimPrefix "https://" $url -}}
+{{- $authority := regexFind "^[^/]*" $rest -}}
+{{- if contains "@" $authority -}}
+{{/* Not echoed: user info may hold a password. */}}
+{{- fail (printf "webhooks.url must not contain user info (\"USER@\" before the host): the API server refuses it; remove it and set it as %s" $form) -}}
+{{- end -}}
+{{- if not (regexMatch "^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$" $authority) -}}
+{{- fail (printf "webhooks.url %q needs a host after https:// (a DNS name, an IPv4 address or a [bracketed] IPv6 address, optionally with :PORT): set it as %s" $url $form) -}}
+{{- end -}}
+{{- if not (regexMatch "^(/([-A-Za-z0-9._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*)?$" (trimPrefix $authority $rest)) -}}
+{{- fail (printf "webhooks.url %q has a path with characters a URL cannot hold unencoded: percent-encode them, or set it as %s" $url $form) -}}
+{{- end -}}
+{{- regexReplaceAll "/+$" $url "" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The host of webhooks.url without port or IPv6 brackets; empty when unset. */}}
+{{- define "tagpin.webhookURLHost" -}}
+{{- with include "tagpin.webhookURL" . -}}
+{{- (urlParse .).hostname -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Service's DNS names, as a JSON array: in-cluster callers use any of them. */}}
+{{- define "tagpin.serviceNames" -}}
+{{- $fullname := include "tagpin.fullname" . -}}
+{{- $svc := include "tagpin.serviceHost" . -}}
+{{- toJson (list $fullname (printf "%s.%s" $fullname .Release.Namespace) $svc (printf "%s.cluster.local" $svc)) -}}
+{{- end -}}
+
+{{/*
+Names the serving certificate covers, as JSON {"dns": [...], "ips": [...]}: the Service's names,
+plus the host of webhooks.url, which the API server verifies as an IP SAN for an IP literal and a
+DNS SAN otherwise (Go ignores the CN).
+*/}}
+{{- define "tagpin.servingNames" -}}
+{{- $dns := include "tagpin.serviceNames" . | fromJsonArray -}}
+{{- $ips := list -}}
+{{- with include "tagpin.webhookURLHost" . -}}
+{{- if or (contains ":" .) (regexMatch "^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$" .) -}}
+{{- $ips = append $ips . -}}
+{{- else -}}
+{{- $dns = append $dns (lower .) | uniq -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (dict "dns" $dns "ips" $ips) -}}
 {{- end -}}
 
 {{- define "tagpin.tlsSecretName" -}}
@@ -118,26 +186,33 @@ per-image answer: derived when unset, rejected when set too high.
 {{- toYaml $cfg -}}
 {{- end -}}
 
+{{/* Annotation on the generated Secret recording the names its certificate covers. */}}
+{{- define "tagpin.servingNamesAnnotation" -}}tagpin.dev/serving-names{{- end -}}
+
 {{/*
 CA, certificate and key for tls.mode=helm, as JSON. Generated once per render and memoized in
 .Values so the Secret and both webhook configurations carry the same CA. On upgrade the
-existing Secret is reused through lookup, so the caBundle does not change under running pods.
+existing Secret is reused through lookup, so the caBundle does not change under running pods,
+unless the certificate does not cover the names it must (webhooks.url set or changed): then a new
+one is generated as with tls.helm.regenerate. A Secret without the annotation predates it and
+covers the Service names only.
 */}}
 {{- define "tagpin.generatedTLS" -}}
 {{- if not (hasKey .Values "tagpinGeneratedTLS") -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace (include "tagpin.tlsSecretName" .) | default dict -}}
 {{- $old := $existing.data | default dict -}}
+{{- $names := include "tagpin.servingNames" . | fromJson -}}
+{{- $covers := join "," (concat $names.dns $names.ips) -}}
+{{- $serviceOnly := join "," (include "tagpin.serviceNames" . | fromJsonArray) -}}
+{{- $covered := dig "metadata" "annotations" (include "tagpin.servingNamesAnnotation" .) $serviceOnly $existing -}}
 {{- $material := dict -}}
-{{- if and (not .Values.tls.helm.regenerate) (index $old "ca.crt") (index $old "tls.crt") (index $old "tls.key") -}}
+{{- if and (not .Values.tls.helm.regenerate) (eq $covered $covers) (index $old "ca.crt") (index $old "tls.crt") (index $old "tls.key") -}}
 {{- $ca := index $old "ca.crt" | b64dec -}}
 {{- $material = dict "ca" $ca "cert" (index $old "tls.crt" | b64dec) "key" (index $old "tls.key" | b64dec) "caBundle" $ca -}}
 {{- else -}}
-{{- $fullname := include "tagpin.fullname" . -}}
-{{- $ns := .Release.Namespace -}}
 {{- $days := int .Values.tls.helm.validityDays -}}
-{{- $ca := genCA (printf "%s-ca" $fullname) $days -}}
-{{- $dnsNames := list $fullname (printf "%s.%s" $fullname $ns) (include "tagpin.serviceHost" .) (printf "%s.cluster.local" (include "tagpin.serviceHost" .)) -}}
-{{- $cert := genSignedCert (include "tagpin.serviceHost" .) nil $dnsNames $days $ca -}}
+{{- $ca := genCA (printf "%s-ca" (include "tagpin.fullname" .)) $days -}}
+{{- $cert := genSignedCert (include "tagpin.serviceHost" .) $names.ips $names.dns $days $ca -}}
 {{- $bundle := $ca.Cert -}}
 {{- if index $old "ca.crt" -}}
 {{/* Regenerating: pods serve the old certificate until their volume refreshes, so keep its CA trusted meanwhile. */}}
@@ -145,6 +220,7 @@ existing Secret is reused through lookup, so the caBundle does not change under 
 {{- end -}}
 {{- $material = dict "ca" $ca.Cert "cert" $cert.Cert "key" $cert.Key "caBundle" $bundle -}}
 {{- end -}}
+{{- $_ := set $material "covers" $covers -}}
 {{- $_ := set .Values "tagpinGeneratedTLS" $material -}}
 {{- end -}}
 {{- toJson .Values.tagpinGeneratedTLS -}}
@@ -201,14 +277,30 @@ annotations:
 {{- end }}
 {{- end -}}
 
-{{/* Never kube-system or tagpin's own namespace (no deadlock while tagpin itself restarts). */}}
+{{/*
+Namespaces the webhooks never match, as a JSON array: the control plane's own, tagpin's (no
+deadlock while tagpin itself restarts), cert-manager's when it issues tagpin's certificate (it must
+keep working while tagpin is down), and config.exclude.namespaces.
+*/}}
+{{- define "tagpin.excludedNamespaces" -}}
+{{- $excluded := list "kube-system" "kube-node-lease" "kube-public" .Release.Namespace -}}
+{{- if eq .Values.tls.mode "cert-manager" -}}
+{{- $excluded = append $excluded .Values.tls.certManager.namespace -}}
+{{- end -}}
+{{- toJson (concat $excluded (((.Values.config.exclude | default dict).namespaces) | default list) | uniq) -}}
+{{- end -}}
+
+{{/* Excluded namespaces and the opt-out label always apply; the opt-in label, when enabled, narrows further. */}}
 {{- define "tagpin.namespaceSelector" -}}
-{{- $excluded := concat (list "kube-system" .Release.Namespace) (((.Values.config.exclude | default dict).namespaces) | default list) | uniq -}}
 namespaceSelector:
   matchExpressions:
     - key: kubernetes.io/metadata.name
       operator: NotIn
-      values: {{ toJson $excluded }}
+      values: {{ include "tagpin.excludedNamespaces" . }}
+    # NotIn, so namespaces without the label stay matched.
+    - key: {{ .Values.webhooks.optOut.labelKey | quote }}
+      operator: NotIn
+      values: [{{ .Values.webhooks.optOut.labelValue | quote }}]
     {{- if .Values.webhooks.optIn.enabled }}
     - key: {{ .Values.webhooks.optIn.labelKey | quote }}
       operator: In
@@ -233,13 +325,19 @@ matchConditions:
 {{- end }}
 {{- end -}}
 
+{{/* The Service, or webhooks.url for a tagpin outside the cluster; the caBundle of the TLS mode either way. */}}
 {{- define "tagpin.clientConfig" -}}
+{{- $url := include "tagpin.webhookURL" .root -}}
 clientConfig:
+  {{- if $url }}
+  url: {{ printf "%s%s" $url .path | quote }}
+  {{- else }}
   service:
     name: {{ include "tagpin.fullname" .root }}
     namespace: {{ .root.Release.Namespace }}
     path: {{ .path }}
     port: {{ .root.Values.service.port | int }}
+  {{- end }}
   {{- with include "tagpin.caBundle" .root }}
   caBundle: {{ . }}
   {{- end }}

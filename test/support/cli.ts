@@ -1,15 +1,10 @@
 // Runs the tagpin CLI as a real child process and prepares the files it reads.
 import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { mainScript, repoRoot } from './paths.ts';
 
-/** The repository root. */
-export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-/** The CLI entry, run by the Node that runs the tests (24). */
-export const mainScript = join(repoRoot, 'src', 'main.ts');
 /** Where the manifest fixtures live. */
 export const manifestsDir = join(repoRoot, 'test', 'fixtures', 'manifests');
 /** The host the fixtures name, replaced by the test registry's address. */
@@ -99,27 +94,14 @@ async function listFiles(path: string): Promise<readonly string[]> {
   return files;
 }
 
-/** A 127.0.0.1 port with nothing listening on it. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => { done(); }));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** Writes a docker config.json with credentials for `host`; returns its path. */
-export async function writeDockerConfig(dir: string, host: string, username: string, password: string): Promise<string> {
-  const path = join(dir, `docker-config-${host.replace(/[^a-z0-9]/gi, '_')}-${username}.json`);
-  const auth = Buffer.from(`${username}:${password}`).toString('base64');
-  await writeFile(path, JSON.stringify({ auths: { [host]: { auth } } }));
-  return path;
-}
-
 /** Writes a tagpin config file; returns its path. */
 export async function writeConfig(dir: string, name: string, yaml: string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, yaml);
   return path;
+}
+
+/** `text` with every character a RegExp reads specially escaped, to match it literally inside a pattern. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -1,9 +1,11 @@
-// Small node:http servers placed in front of the real registry: redirectors, header rewriters, stalls.
+// Small local servers for registry tests (rewriting proxies, stalls, hostile stand-ins, one that never answers) and a one-host keyring.
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { request } from 'undici';
 import type { Credential, Keyring } from '../../src/credentials/index.ts';
+import { listen } from './ports.ts';
 
 /** A server on 127.0.0.1 with the requests it saw. */
 export interface LocalServer {
@@ -22,8 +24,7 @@ export async function startServer(handle: (req: IncomingMessage, res: ServerResp
       res.destroy();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server);
   return {
     host: `127.0.0.1:${String(port)}`,
     seen,
@@ -74,4 +75,55 @@ export function proxyTo(
 /** A keyring that offers `credentials` for every image on `host`, and nothing elsewhere. */
 export function keyringFor(host: string, ...credentials: Credential[]): Keyring {
   return { lookup: (image) => (image.startsWith(`${host}/`) ? credentials : []) };
+}
+
+/** A TCP server that accepts connections and never answers: a registry that hangs. */
+export interface SilentServer {
+  /** "127.0.0.1:PORT" */
+  readonly host: string;
+  /** Connections on which a request arrived. */
+  asked(): number;
+  /**
+   * Of those, the ones still open. The server never closes a connection itself, so every other one was
+   * closed by the client. (A connection on which nothing was sent is not counted: undici may open a spare
+   * one after an aborted request, nodejs/undici#5845.)
+   */
+  stillAsking(): number;
+  /** Stops accepting (new connections are refused) and closes the open ones. */
+  close(): Promise<void>;
+}
+
+/** Starts a silent server on a free loopback port. */
+export async function startSilentServer(): Promise<SilentServer> {
+  const sockets = new Set<Socket>();
+  const asking = new Set<Socket>();
+  let asked = 0;
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once('data', () => {
+      asked += 1;
+      asking.add(socket);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      asking.delete(socket);
+    });
+  });
+  const { port } = await listen(server);
+  let closed: Promise<void> | undefined;
+  return {
+    host: `127.0.0.1:${String(port)}`,
+    asked: () => asked,
+    stillAsking: () => asking.size,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        for (const socket of sockets) socket.destroy();
+      });
+      return closed;
+    },
+  };
 }
