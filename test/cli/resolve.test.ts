@@ -117,8 +117,10 @@ describe('tagpin resolve over plain HTTP', () => {
       assert.equal(result.code, 1);
       assert.equal(lines(result.stderr).length, 2, result.stderr);
       for (const line of lines(result.stderr)) assert.match(line, new RegExp(`^tagpin: ${escapeRegExp(host)}/demo/\\S+: timed out after \\d+ ms looking up `));
-      // One lookup asked; the other waited for the registry's first answer (its auth challenge, if any), which never came.
-      assert.equal(silent.asked(), 1, 'one request: the second lookup does not collect an answer of its own meanwhile');
+      // The registry was asked and never answered. How many requests it saw depends on timing: the
+      // second lookup waits for the first one's answer (one challenge per origin) and asks itself
+      // only if its own budget outlives the first one's.
+      assert.ok(silent.asked() >= 1, 'the registry was asked');
     } finally {
       await silent.close();
     }
