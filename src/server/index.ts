@@ -19,6 +19,9 @@ export type { AppOptions } from './app.ts';
 /** In-flight requests get this long after SIGTERM, so the process exits within 10 s. */
 const DRAIN_TIMEOUT_MS = 9_000;
 
+/** How long an idle connection stays open: longer than the 90 s the API server's client keeps one. */
+const KEEP_ALIVE_MS = 120_000;
+
 /** Runs `tagpin serve` until SIGTERM/SIGINT, then drains and resolves. */
 export async function serve(config: Config): Promise<void> {
   const root = pino({ level: process.env.TAGPIN_LOG_LEVEL ?? 'info' });
@@ -79,6 +82,10 @@ export async function serve(config: Config): Promise<void> {
   });
 
   const server = createHttpsServer({ minVersion: MIN_TLS_VERSION, key: certificate.key, cert: certificate.cert }, app);
+  // Idle keep-alive connections are left for the client to close. The API server's Go client keeps
+  // them up to 90 s; Node's default of 5 s made tagpin close connections the API server was just
+  // writing its next review to ("write: broken pipe", a failed admission), which it does not retry.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   const metricsServer = createMetricsServer(metrics, log);
   let port: number;
   let metricsPort: number;
