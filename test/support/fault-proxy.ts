@@ -135,9 +135,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     res.once('close', () => {
       if (record.ending === 'open') record.ending = cutByProxy.has(res) ? 'cut' : 'abandoned';
     });
-    // Drain the request body (there is none for HEAD/GET) so the socket stays usable.
-    req.resume();
-    applyFault(fault, req, res, { upstream, agent, cut: (r) => cutByProxy.add(r) }).catch(() => {
+    // The body (a token grant's form; none for HEAD and GET) is read whole, so it can be forwarded too.
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const body = new Promise<Buffer>((resolve) => {
+      req.once('end', () => {
+        resolve(Buffer.concat(chunks));
+      });
+    });
+    applyFault(fault, req, res, { upstream, agent, cut: (r) => cutByProxy.add(r), body }).catch(() => {
       cutByProxy.add(res);
       res.destroy();
     });
@@ -193,6 +199,8 @@ interface Context {
   readonly agent: Agent;
   /** Marks a response the fault is about to break off, so its record says `cut`, not `abandoned`. */
   readonly cut: (res: ServerResponse) => void;
+  /** The request body, once it has all arrived. */
+  readonly body: Promise<Buffer>;
 }
 
 async function applyFault(fault: Fault, req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
@@ -266,14 +274,17 @@ async function applyFault(fault: Fault, req: IncomingMessage, res: ServerRespons
   }
 }
 
-/** Asks the real registry the same question (method, path, Accept, and Authorization when `withAuth`). */
+/** Asks the upstream the same question (method, path, Accept, body and its type, and Authorization when `withAuth`). */
 async function forward(req: IncomingMessage, context: Context, withAuth: boolean): Promise<Upstream> {
-  const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
+  const method = req.method === 'HEAD' || req.method === 'POST' ? req.method : 'GET';
   const headers: Record<string, string> = { accept: req.headers.accept ?? '*/*', 'user-agent': 'tagpin-fault-proxy' };
   if (withAuth && req.headers.authorization !== undefined) headers['authorization'] = req.headers.authorization;
+  const sent = await context.body;
+  if (method === 'POST') headers['content-type'] = req.headers['content-type'] ?? 'application/octet-stream';
   const answer = await request(new URL(req.url ?? '/', context.upstream), {
     method,
     headers,
+    ...(method === 'POST' ? { body: sent } : {}),
     dispatcher: context.agent,
     headersTimeout: UPSTREAM_TIMEOUT_MS,
     bodyTimeout: UPSTREAM_TIMEOUT_MS,
