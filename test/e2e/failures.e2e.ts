@@ -6,15 +6,12 @@ import type { TestRegistry } from '../support/registry.ts';
 import { startCluster } from './support/cluster.ts';
 import type { Cluster } from './support/cluster.ts';
 import { kubectlFor } from './support/kubectl.ts';
-import type { Json, Kubectl } from './support/kubectl.ts';
+import type { Kubectl } from './support/kubectl.ts';
+import { containerImages, pod } from './support/objects.ts';
 import { installTagpin } from './support/tagpin.ts';
 import type { InstalledTagpin } from './support/tagpin.ts';
 
 const NS = 'apps';
-
-function pod(name: string, image: string, namespace = NS): Json {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }] } };
-}
 
 describe('kubectl when a registry or tagpin is down', () => {
   let cluster: Cluster;
@@ -43,7 +40,7 @@ describe('kubectl when a registry or tagpin is down', () => {
     const gone = `${down.host}/demo/app:v1`;
     await down.push('demo/app', 'v1', 'oci-manifest');
     await down.stop();
-    const result = await kubectl.apply([pod('registry-down', gone)]);
+    const result = await kubectl.apply([pod('registry-down', NS, gone)]);
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /admission webhook "mutate\.tagpin\.tagpin\.svc" denied the request/, result.stderr);
     assert.ok(result.stderr.includes(gone), result.stderr);
@@ -61,7 +58,7 @@ describe('kubectl when a registry or tagpin is down', () => {
     });
 
     it('with failurePolicy Fail the API server refuses in matched namespaces', async () => {
-      const result = await kubectl.apply([pod('refused', image)]);
+      const result = await kubectl.apply([pod('refused', NS, image)]);
       assert.notEqual(result.status, 0);
       assert.match(result.stderr, /failed calling webhook "mutate\.tagpin\.tagpin\.svc"/, result.stderr);
       assert.match(result.stderr, /connection refused/, result.stderr);
@@ -70,10 +67,10 @@ describe('kubectl when a registry or tagpin is down', () => {
 
     it('excluded namespaces keep working', async () => {
       for (const namespace of ['kube-system', tagpin.namespace]) {
-        const result = await kubectl.apply([pod(`while-down-${namespace}`, image, namespace)]);
+        const result = await kubectl.apply([pod(`while-down-${namespace}`, namespace, image)]);
         assert.equal(result.status, 0, `${namespace}: ${result.stderr}`);
         const stored = await kubectl.get('pod', `while-down-${namespace}`, namespace);
-        assert.equal(((stored?.['spec'] as Json)['containers'] as Json[])[0]?.['image'], image, 'not pinned: tagpin was not asked');
+        assert.deepEqual(containerImages(stored), [image], 'not pinned: tagpin was not asked');
       }
     });
 
@@ -81,17 +78,17 @@ describe('kubectl when a registry or tagpin is down', () => {
       // upgrade() restarts tagpin serve; stop it again to see what Ignore does.
       await tagpin.upgrade({ webhooks: { failurePolicy: 'Ignore' } });
       await tagpin.stopServer();
-      const result = await kubectl.apply([pod('ignored', image)]);
+      const result = await kubectl.apply([pod('ignored', NS, image)]);
       assert.equal(result.status, 0, result.stderr);
       const stored = await kubectl.get('pod', 'ignored', NS);
-      assert.equal(((stored?.['spec'] as Json)['containers'] as Json[])[0]?.['image'], image);
+      assert.deepEqual(containerImages(stored), [image]);
     });
   });
 
   it('pins again once tagpin is back', async () => {
-    const result = await kubectl.apply([pod('back', image)]);
+    const result = await kubectl.apply([pod('back', NS, image)]);
     assert.equal(result.status, 0, result.stderr);
     const stored = await kubectl.get('pod', 'back', NS);
-    assert.equal(((stored?.['spec'] as Json)['containers'] as Json[])[0]?.['image'], `${image}@${await registry.digest('demo/app', 'v1')}`);
+    assert.deepEqual(containerImages(stored), [`${image}@${await registry.digest('demo/app', 'v1')}`]);
   });
 });

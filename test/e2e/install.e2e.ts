@@ -10,13 +10,10 @@ import { startCluster } from './support/cluster.ts';
 import type { Cluster } from './support/cluster.ts';
 import { kubectlFor } from './support/kubectl.ts';
 import type { Json, Kubectl } from './support/kubectl.ts';
+import { pod } from './support/objects.ts';
 import { installTagpin } from './support/tagpin.ts';
 
 const CERT_MANAGER_CRDS = fileURLToPath(new URL('fixtures/cert-manager-crds.yaml', import.meta.url));
-
-function pod(name: string, namespace: string, image: string): Json {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }] } };
-}
 
 interface ManifestObject {
   readonly kind: string;

@@ -7,19 +7,12 @@ import { startCluster } from './support/cluster.ts';
 import type { Cluster } from './support/cluster.ts';
 import { kubectlFor } from './support/kubectl.ts';
 import { applyDeployments } from './support/load.ts';
+import { containerImages, pod } from './support/objects.ts';
 import type { Json, Kubectl } from './support/kubectl.ts';
 import { injectorConfiguration, startSidecarInjector } from './support/sidecar-injector.ts';
 import type { SidecarInjector } from './support/sidecar-injector.ts';
 import { installTagpin } from './support/tagpin.ts';
 import type { InstalledTagpin } from './support/tagpin.ts';
-
-function pod(name: string, namespace: string, image: string, extra: Json = {}): Json {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }], ...extra } };
-}
-
-function imagesOf(object: Json | undefined): string[] {
-  return (((object?.['spec'] as Json | undefined)?.['containers'] ?? []) as Json[]).map((c) => String(c['image']));
-}
 
 describe('tagpin with other webhooks, pull secrets and load', () => {
   let cluster: Cluster;
@@ -56,7 +49,7 @@ describe('tagpin with other webhooks, pull secrets and load', () => {
     const result = await kubectl.apply([pod('meshed', 'mesh', app)]);
     assert.equal(result.status, 0, result.stderr);
     const stored = await kubectl.get('pod', 'meshed', 'mesh');
-    assert.deepEqual(imagesOf(stored), [`${app}@${appDigest}`, `${sidecar}@${sidecarDigest}`]);
+    assert.deepEqual(containerImages(stored), [`${app}@${appDigest}`, `${sidecar}@${sidecarDigest}`]);
     assert.ok(injector.calls() >= 1);
     const calls = tagpin.server.auditLines().filter((l) => l['webhook'] === 'mutate' && l['namespace'] === 'mesh' && l['kind'] === 'Pod');
     assert.equal(calls.length, 2, 'tagpin ran, the injector ran, tagpin ran again');
@@ -92,7 +85,7 @@ describe('tagpin with other webhooks, pull secrets and load', () => {
     it('a private image with an imagePullSecret in namespace A is pinned', async () => {
       const result = await kubectl.apply([pod('private', 'team-a', image, { imagePullSecrets: [{ name: 'regcred' }] })]);
       assert.equal(result.status, 0, result.stderr);
-      assert.deepEqual(imagesOf(await kubectl.get('pod', 'private', 'team-a')), [`${image}@${digest}`]);
+      assert.deepEqual(containerImages(await kubectl.get('pod', 'private', 'team-a')), [`${image}@${digest}`]);
     });
 
     it('the same image in namespace B without the secret is not pinned', async () => {
@@ -115,7 +108,7 @@ describe('tagpin with other webhooks, pull secrets and load', () => {
     for (const item of list.items) {
       const name = String((item['metadata'] as Json)['name']);
       const image = run.applied.get(name) ?? '';
-      assert.deepEqual(imagesOf((item['spec'] as Json)['template'] as Json), [`${image}@${run.digests.get(image) ?? ''}`], name);
+      assert.deepEqual(containerImages((item['spec'] as Json)['template'] as Json), [`${image}@${run.digests.get(image) ?? ''}`], name);
     }
     // Five distinct tags, one manifest request each: the rest came from tagpin's cache.
     assert.equal(run.figures.manifestRequests, run.digests.size);

@@ -86,3 +86,13 @@ function assertContains(actual: unknown, expected: unknown, path: string): void 
   }
   assert.deepEqual(actual, expected, `${path}: stored value`);
 }
+
+/** A one-container Pod running `image` in `namespace`; `spec` adds fields (imagePullSecrets). */
+export function pod(name: string, namespace: string, image: string, spec: Json = {}): Json {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'app', image }], ...spec } };
+}
+
+/** The images of a stored object's `spec.containers`, in order. */
+export function containerImages(object: Json | undefined): string[] {
+  return (((object?.['spec'] as Json | undefined)?.['containers'] ?? []) as Json[]).map((c) => String(c['image']));
+}
