@@ -1,5 +1,5 @@
 // CLI entry: parses argv, loads config, wires adapters, runs a command.
-import { applyRegistryFlags, loadConfig } from './config/index.ts';
+import { applyRegistryFlags, defaultDockerConfig, loadConfig } from './config/index.ts';
 import type { Config } from './config/index.ts';
 import { openRegistryAccess } from './registry/index.ts';
 import {
@@ -56,9 +56,13 @@ async function configFor(options: CommonOptions): Promise<Config> {
   return applyRegistryFlags(await loadConfig(options.configFile), options.registryFlags);
 }
 
-/** Runs `task` with a registry client built from `registries.*`, closing its connections afterwards. */
+/**
+ * Runs `task` with a registry client built from `registries.*`, closing its connections afterwards.
+ * Without a configured docker config, the one docker itself uses is read (`defaultDockerConfig`).
+ */
 async function withRegistry(config: Config, task: (context: LookupContext) => Promise<number>): Promise<number> {
-  const { resolver, keyring } = await openRegistryAccess(config);
+  const dockerConfig = config.registries.dockerConfig ?? defaultDockerConfig() ?? null;
+  const { resolver, keyring } = await openRegistryAccess({ ...config, registries: { ...config.registries, dockerConfig } });
   try {
     return await task({ resolver, keyring, timeoutMs: config.resolve.timeoutMs });
   } finally {

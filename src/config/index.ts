@@ -1,5 +1,8 @@
 // Loads and validates tagpin's YAML configuration into a readonly Config.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './types.ts';
@@ -92,6 +95,17 @@ export function applyRegistryFlags(config: Config, flags: RegistryFlags): Config
     dockerConfig: flags.dockerConfig ?? config.registries.dockerConfig,
   });
   return Object.freeze({ ...config, registries });
+}
+
+/**
+ * The docker config the CLI reads when neither `--docker-config` nor `registries.dockerConfig` names
+ * one, as docker does: `$DOCKER_CONFIG/config.json` when DOCKER_CONFIG is set, else
+ * `~/.docker/config.json`; undefined when that file does not exist.
+ */
+export function defaultDockerConfig(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string | undefined {
+  const dir = nonEmpty(env['DOCKER_CONFIG']) ?? join(home, '.docker');
+  const file = join(dir, 'config.json');
+  return existsSync(file) ? file : undefined;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
