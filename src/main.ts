@@ -62,7 +62,7 @@ async function configFor(options: CommonOptions): Promise<Config> {
  */
 async function withRegistry(config: Config, task: (context: LookupContext) => Promise<number>): Promise<number> {
   const dockerConfig = config.registries.dockerConfig ?? defaultDockerConfig() ?? null;
-  const { resolver, keyring } = await openRegistryAccess({ ...config, registries: { ...config.registries, dockerConfig } });
+  const { resolver, keyring } = await openRegistryAccess({ ...config, registries: { ...config.registries, dockerConfig } }, { caller: 'cli' });
   try {
     return await task({ resolver, keyring, timeoutMs: config.resolve.timeoutMs });
   } finally {

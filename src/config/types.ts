@@ -49,6 +49,11 @@ export interface RegistriesConfig {
   readonly caFile: string | null;
   /** Host globs; when non-empty, no other registry is contacted. @default [] */
   readonly allow: readonly string[];
+  /**
+   * Host globs that may resolve to loopback and private addresses (an in-house registry on 10.x),
+   * without limiting tagpin to them as `allow` does. Link-local and metadata addresses stay refused. @default []
+   */
+  readonly privateHosts: readonly string[];
   /** docker config.json with credentials. @default null */
   readonly dockerConfig: string | null;
 }

@@ -44,6 +44,7 @@ const SPEC: { readonly [K in keyof Config]: SectionSpec<Config[K]> } = {
     insecure: list(hostPort),
     caFile: nullable(text),
     allow: list(hostGlob),
+    privateHosts: list(hostGlob),
     dockerConfig: nullable(text),
   },
   resolve: {

@@ -120,7 +120,30 @@ export function describeAddressClass(addressClass: Exclude<AddressClass, 'public
   return addressClass === 'forbidden' ? 'a link-local or cloud metadata address' : 'a loopback or private address';
 }
 
-/** What to list to open an address class to a host, for messages. */
-export function howToTrust(addressClass: Exclude<AddressClass, 'public'>): string {
-  return addressClass === 'forbidden' ? 'list it in registries.allow to trust it' : 'list it in registries.allow or registries.insecure to trust it';
+/** What a refusal tells the user to do, per address class, in the words of the caller (a flag, a config key). */
+export interface TrustHints {
+  readonly private: string;
+  readonly forbidden: string;
+  /** The allow list, named for a registry it leaves out. */
+  readonly allowList: string;
+}
+
+/** The server's words: config keys and the chart values that set them. */
+export const SERVER_TRUST_HINTS: TrustHints = {
+  private: 'list it in registries.privateHosts (chart value config.registries.privateHosts) to trust it',
+  forbidden:
+    'list it in registries.allow (chart value config.registries.allow; tagpin then contacts only the listed registries) to trust it',
+  allowList: 'registries.allow (chart value config.registries.allow)',
+};
+
+/** The CLI's words: its user names the registries, so private addresses are open and flags are named. */
+export const CLI_TRUST_HINTS: TrustHints = {
+  private: 'pass --insecure-registry HOST or list it in registries.privateHosts to trust it',
+  forbidden: 'pass --allow-registry HOST (this run then contacts only the listed registries) to trust it',
+  allowList: 'registries.allow or --allow-registry',
+};
+
+/** The hint for `addressClass`. */
+export function howToTrust(hints: TrustHints, addressClass: Exclude<AddressClass, 'public'>): string {
+  return addressClass === 'forbidden' ? hints.forbidden : hints.private;
 }

@@ -6,6 +6,8 @@ import type { FlightBudget } from '../cache/index.ts';
 import { deadlineSignal, raceSignal } from '../deadline/index.ts';
 import { registryApiHost } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
+import { SERVER_TRUST_HINTS } from './address.ts';
+import type { TrustHints } from './address.ts';
 import { compileHostGlobs } from './host-globs.ts';
 import { Negotiator } from './auth.ts';
 import type { Target } from './auth.ts';
@@ -43,6 +45,7 @@ export class RegistryClient implements Resolver {
   readonly #flights = new SingleFlight<Learned>();
   readonly #isAllowed: ((hostPort: string) => boolean) | undefined;
   readonly #observer: RegistryClientOptions['observer'];
+  readonly #trust: TrustHints;
 
   constructor(options: RegistryClientOptions = {}) {
     const cache = options.cache ?? DEFAULT_CACHE;
@@ -55,6 +58,9 @@ export class RegistryClient implements Resolver {
     this.#transport = createTransport({
       insecure: options.insecure ?? [],
       allow: options.allow ?? [],
+      privateHosts: options.privateHosts ?? [],
+      unlistedReach: options.unlistedReach ?? 'public',
+      trust: options.trust ?? SERVER_TRUST_HINTS,
       ca: options.ca,
       lookup: options.lookup,
       observer: options.observer,
@@ -65,6 +71,7 @@ export class RegistryClient implements Resolver {
     this.#failures = new TtlCache(Math.min(NEGATIVE_TTL_MS, cache.ttlSeconds * 1000), cache.maxEntries);
     this.#isAllowed = (options.allow ?? []).length > 0 ? compileHostGlobs(options.allow ?? []) : undefined;
     this.#observer = options.observer;
+    this.#trust = options.trust ?? SERVER_TRUST_HINTS;
   }
 
   async resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage> {
@@ -156,7 +163,7 @@ export class RegistryClient implements Resolver {
     if (this.#isAllowed(registry) || this.#isAllowed(registryApiHost(registry))) return;
     throw new RegistryError(
       RegistryErrorCode.notAllowed,
-      `registry ${registry} is not listed in registries.allow, so it is not contacted`,
+      `registry ${registry} is not listed in ${this.#trust.allowList}, so it is not contacted`,
       context,
     );
   }

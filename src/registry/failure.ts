@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { splitHostPort } from '../reference/index.ts';
 import { describeAddressClass, howToTrust } from './address.ts';
+import type { TrustHints } from './address.ts';
 import { ForbiddenAddressError } from './guard.ts';
 
 /** The image and registry a failure is about, carried into every error. */
@@ -103,7 +104,7 @@ export function describeStatus(status: number): string {
  * The RegistryError for a failed exchange with `host` (the registry or its token server).
  * Errors already typed pass through unchanged.
  */
-export function networkFailure(error: unknown, host: string, context: FailureContext): RegistryError {
+export function networkFailure(error: unknown, host: string, context: FailureContext, trust: TrustHints): RegistryError {
   if (error instanceof RegistryError) return error;
   const fields = { image: context.image, registry: context.registry, cause: error };
 
@@ -111,7 +112,7 @@ export function networkFailure(error: unknown, host: string, context: FailureCon
   if (forbidden instanceof ForbiddenAddressError) {
     return new RegistryError(
       RegistryErrorCode.forbiddenAddress,
-      `refusing to contact ${host}: it resolves to ${forbidden.address}, ${describeAddressClass(forbidden.addressClass)} (${howToTrust(forbidden.addressClass)})`,
+      `refusing to contact ${host}: it resolves to ${forbidden.address}, ${describeAddressClass(forbidden.addressClass)} (${howToTrust(trust, forbidden.addressClass)})`,
       fields,
     );
   }

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import { emptyKeyring, parseDockerConfig } from '../credentials/index.ts';
 import type { Keyring } from '../credentials/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
+import { CLI_TRUST_HINTS, SERVER_TRUST_HINTS } from './address.ts';
 import { RegistryClient } from './client.ts';
 import type { RegistryObserver, Resolver } from './types.ts';
 
@@ -20,14 +21,20 @@ export interface RegistryAccess {
  */
 export async function openRegistryAccess(
   config: Pick<Config, 'registries' | 'cache'>,
-  observer?: RegistryObserver,
+  options: { readonly observer?: RegistryObserver; readonly caller: 'server' | 'cli' },
 ): Promise<RegistryAccess> {
+  const { observer, caller } = options;
   const { registries } = config;
   const ca = registries.caFile === null ? undefined : await readSettingFile('registries.caFile', registries.caFile);
   const keyring = await loadKeyring(registries.dockerConfig);
   const resolver = new RegistryClient({
     insecure: registries.insecure,
     allow: registries.allow,
+    privateHosts: registries.privateHosts,
+    // The CLI's user names the registries, so loopback and private ones need no listing there;
+    // the server's images come from anyone who may create a Pod.
+    unlistedReach: caller === 'cli' ? 'private' : 'public',
+    trust: caller === 'cli' ? CLI_TRUST_HINTS : SERVER_TRUST_HINTS,
     cache: config.cache,
     ...(observer === undefined ? {} : { observer }),
     ...(ca === undefined ? {} : { ca }),

@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { splitHostPort } from '../reference/index.ts';
 import { classifyAddress, describeAddressClass, howToTrust, isLocalhostName, permits } from './address.ts';
-import type { Reach } from './address.ts';
+import type { Reach, TrustHints } from './address.ts';
 import { createGuardedLookup } from './guard.ts';
 import type { Resolve } from './guard.ts';
 import { compileHostGlobs } from './host-globs.ts';
@@ -60,6 +60,12 @@ export interface TransportOptions {
   readonly insecure: readonly string[];
   /** Host globs trusted wherever they resolve, link-local and metadata addresses included. */
   readonly allow: readonly string[];
+  /** Host globs that may resolve to loopback and private addresses. */
+  readonly privateHosts: readonly string[];
+  /** How far hosts listed nowhere may reach. */
+  readonly unlistedReach: 'public' | 'private';
+  /** What refusals tell the user to list. */
+  readonly trust: TrustHints;
   /** Extra trusted CAs (PEM), added to the system roots. */
   readonly ca: string | undefined;
   readonly lookup: Resolve | undefined;
@@ -83,6 +89,7 @@ export function createTransport(options: TransportOptions): Transport {
     return insecure.has(lower) || insecure.has(splitHostPort(lower)?.host ?? lower);
   };
   const isAllowed = compileHostGlobs(options.allow);
+  const isPrivateHost = compileHostGlobs(options.privateHosts);
   /** How far connections to a host may reach: its listing, not the address it happens to resolve to. */
   const reachOf = (url: { readonly host?: string; readonly hostname: string; readonly port: string; readonly protocol: string }): Reach => {
     // The connector gets IPv6 hostnames without brackets; the lists spell them with.
@@ -90,7 +97,8 @@ export function createTransport(options: TransportOptions): Transport {
     const host = url.host ?? (url.port === '' ? hostname : `${hostname}:${url.port}`);
     const explicit = `${hostname}:${url.port === '' ? (url.protocol === 'http:' ? '80' : '443') : url.port}`;
     if (isAllowed(host) || isAllowed(explicit)) return 'any';
-    return isInsecure(host) || isInsecure(explicit) ? 'private' : 'public';
+    if (isInsecure(host) || isInsecure(explicit) || isPrivateHost(host) || isPrivateHost(explicit)) return 'private';
+    return options.unlistedReach;
   };
   // One connector per reach, each with its own guarded lookup; the pool of an origin always uses the
   // same one, since an origin's listing never changes while the client lives.
@@ -115,7 +123,7 @@ export function createTransport(options: TransportOptions): Transport {
       // The lookup's normalized registry, whichever host (token realm, redirect target) answered.
       options.observer?.onRequest?.({ registry: request.context.registry, method: request.method, status });
     };
-    checkTarget(request, isInsecure, reachOf(url));
+    checkTarget(request, isInsecure, reachOf(url), options.trust);
     try {
       const response = await agent.request({
         origin: url.origin,
@@ -129,7 +137,7 @@ export function createTransport(options: TransportOptions): Transport {
       return { status: response.statusCode, url, headers: response.headers, body: response.body };
     } catch (error) {
       report(0);
-      throw networkFailure(error, url.host, request.context);
+      throw networkFailure(error, url.host, request.context, options.trust);
     }
   };
 
@@ -189,7 +197,7 @@ function redirected(request: HttpRequest, status: number, location: string): Htt
  * Refuses, without contact, IP literals and `localhost` names the host's reach does not permit, and
  * plain HTTP to hosts not listed insecure.
  */
-function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, reach: Reach): void {
+function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, reach: Reach, trust: TrustHints): void {
   const { url, context } = request;
   const fields = { image: context.image, registry: context.registry };
   // Names are checked inside the connector's lookup; literals never reach a lookup, so check them here.
@@ -197,7 +205,7 @@ function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, r
   if (found !== 'public' && !permits(reach, found)) {
     throw new RegistryError(
       RegistryErrorCode.forbiddenAddress,
-      `refusing to contact ${url.host}: ${url.hostname} is ${describeAddressClass(found)} (${howToTrust(found)})`,
+      `refusing to contact ${url.host}: ${url.hostname} is ${describeAddressClass(found)} (${howToTrust(trust, found)})`,
       fields,
     );
   }

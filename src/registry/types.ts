@@ -1,5 +1,6 @@
 // Shapes of the registry client's inputs, outputs and observers.
 import type { LookupAddress } from 'node:dns';
+import type { TrustHints } from './address.ts';
 
 export type { LookupOptions, ResolvedImage, Resolver } from '../admission/index.ts';
 
@@ -33,6 +34,18 @@ export interface RegistryClientOptions {
    * realms) may also resolve to loopback, private, link-local and metadata addresses. @default []
    */
   readonly allow?: readonly string[];
+  /**
+   * Host globs that may resolve to loopback and private addresses (as `insecure` hosts may), without
+   * the allow-list mode of `allow`. @default []
+   */
+  readonly privateHosts?: readonly string[];
+  /**
+   * How far hosts listed nowhere may reach: `public` for the server (image names come from anyone who
+   * may create a Pod), `private` for the CLI (its user names the registries). @default 'public'
+   */
+  readonly unlistedReach?: 'public' | 'private';
+  /** What refusals tell the user to list, in the caller's words. @default the server's config keys and chart values */
+  readonly trust?: TrustHints;
   /** Positive-result cache. @default { ttlSeconds: 300, maxEntries: 10000 } */
   readonly cache?: { readonly ttlSeconds: number; readonly maxEntries: number };
   readonly observer?: RegistryObserver;

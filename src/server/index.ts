@@ -34,7 +34,7 @@ export async function serve(config: Config): Promise<void> {
   if (files === undefined) {
     log.warn('server.tlsCert and server.tlsKey are not set: serving a generated self-signed certificate for localhost (not for a cluster)');
   }
-  const { resolver, keyring } = await openRegistryAccess(config, metrics.registryObserver);
+  const { resolver, keyring } = await openRegistryAccess(config, { observer: metrics.registryObserver, caller: 'server' });
   const credentials = await createCredentialSource(log, metrics);
 
   const deps: AdmissionDeps = {

@@ -36,11 +36,18 @@ describe('tagpin resolve and the address guard', () => {
     return result;
   }
 
-  test('refuses an HTTPS registry on loopback that no list names, without contacting it', async () => {
-    const result = await withoutContact(['resolve', '--ca-file', pki.caFile, image]);
+  test('reaches an HTTPS registry on loopback with no flag: the CLI user names the registries', async () => {
+    const result = await runCli(['resolve', '--ca-file', pki.caFile, image]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${image}\t${image}@${await secure.digest('demo/app', 'v1')}\n`);
+  });
+
+  test('refuses a link-local or metadata address without contacting it, naming --allow-registry', async () => {
+    const metadata = `169.254.169.254:${portOf(secure.host)}/demo/app:v1`;
+    const result = await withoutContact(['resolve', '--ca-file', pki.caFile, metadata]);
     assert.equal(result.code, 1);
     assert.deepEqual(lines(result.stderr), [
-      `tagpin: ${image}: refusing to contact ${secure.host}: 127.0.0.1 is a loopback or private address (list it in registries.allow or registries.insecure to trust it)`,
+      `tagpin: ${metadata}: refusing to contact 169.254.169.254:${portOf(secure.host)}: 169.254.169.254 is a link-local or cloud metadata address (pass --allow-registry HOST (this run then contacts only the listed registries) to trust it)`,
     ]);
   });
 
@@ -61,7 +68,7 @@ describe('tagpin resolve and the address guard', () => {
     const result = await withoutContact(['resolve', '--allow-registry', '*.example.com', '--ca-file', pki.caFile, image]);
     assert.equal(result.code, 1);
     assert.deepEqual(lines(result.stderr), [
-      `tagpin: ${image}: registry ${secure.host} is not listed in registries.allow, so it is not contacted`,
+      `tagpin: ${image}: registry ${secure.host} is not listed in registries.allow or --allow-registry, so it is not contacted`,
     ]);
   });
 
@@ -73,10 +80,10 @@ describe('tagpin resolve and the address guard', () => {
     ]);
   });
 
-  test('localhost counts as loopback, and is not contacted either', async () => {
+  test('reaches localhost with no flag too', async () => {
     const local = `localhost:${portOf(secure.host)}/demo/app:v1`;
-    const result = await withoutContact(['resolve', '--ca-file', pki.caFile, local]);
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /^tagpin: localhost:\d+\/demo\/app:v1: refusing to contact localhost:\d+: localhost is a loopback or private address/);
+    const result = await runCli(['resolve', '--ca-file', pki.caFile, local]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${local}\t${local}@${await secure.digest('demo/app', 'v1')}\n`);
   });
 });

@@ -80,7 +80,7 @@ describe('parseConfig', () => {
         'mutate: {enabled: false, output: digest, kinds: [Pod, Deployment]}',
         'validate: {action: audit, denyLatest: false, denyUntagged: false, mutableTags: ["v\\\\d+"], allowedTags: ["\\\\d+\\\\.\\\\d+\\\\.\\\\d+"], requireDigest: true}',
         'exclude: {namespaces: [kube-system, tagpin], images: ["docker.io/istio/*"]}',
-        'registries: {insecure: ["127.0.0.1:5000", "registry.local"], caFile: /etc/ca.pem, allow: ["*.example.com"], dockerConfig: /root/.docker/config.json}',
+        'registries: {insecure: ["127.0.0.1:5000", "registry.local"], caFile: /etc/ca.pem, allow: ["*.example.com"], privateHosts: ["*.corp.internal"], dockerConfig: /root/.docker/config.json}',
         'resolve: {timeoutMs: 2500, onError: allow}',
         'cache: {ttlSeconds: 0, maxEntries: 5}',
         'server: {port: 443, metricsPort: 9091, tlsCert: /tls/tls.crt, tlsKey: /tls/tls.key}',
@@ -95,6 +95,7 @@ describe('parseConfig', () => {
       insecure: ['127.0.0.1:5000', 'registry.local'],
       caFile: '/etc/ca.pem',
       allow: ['*.example.com'],
+      privateHosts: ['*.corp.internal'],
       dockerConfig: '/root/.docker/config.json',
     });
     assert.deepEqual(config.resolve, { timeoutMs: 2500, onError: 'allow' });
@@ -169,6 +170,7 @@ describe('parseConfig', () => {
 
   it('rejects a registries.allow entry that is not a host glob', () => {
     rejects('registries: {allow: ["https://*.example.com"]}', /^config x\.yaml: registries\.allow\[0\] must be a host glob/);
+    rejects('registries: {privateHosts: ["http://registry.corp"]}', /^config x\.yaml: registries\.privateHosts\[0\] must be a host glob/);
   });
 
   it('requires TLS certificate and key together, and distinct ports', () => {

@@ -59,7 +59,7 @@ describe('loopback and private addresses', () => {
       const before = plain.requests().length;
       const error = await rejection(client().resolve(parseReference(`${name}:${plainPort}/demo/app:v1`), { deadline: soon() }));
       assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
-      assert.match(error.message, new RegExp(`^refusing to contact ${name}:${plainPort}: it resolves to \\S+, a loopback or private address \\(list it in registries\\.allow or registries\\.insecure to trust it\\)$`));
+      assert.match(error.message, new RegExp(`^refusing to contact ${name}:${plainPort}: it resolves to \\S+, a loopback or private address \\(list it in registries\\.privateHosts \\(chart value config\\.registries\\.privateHosts\\) to trust it\\)$`));
       assert.ok(asked.includes(name));
       assert.deepEqual(plain.requests().slice(before), []);
     });
@@ -70,7 +70,7 @@ describe('loopback and private addresses', () => {
     for (const host of [`127.0.0.1:${plainPort}`, `[::1]:${plainPort}`, `[::ffff:7f00:1]:${plainPort}`, `localhost:${plainPort}`]) {
       const error = await rejection(resolver.resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
       assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS', host);
-      assert.match(error.message, /is a loopback or private address \(list it in registries\.allow or registries\.insecure to trust it\)$/);
+      assert.match(error.message, /is a loopback or private address \(list it in registries\.privateHosts \(chart value config\.registries\.privateHosts\) to trust it\)$/);
     }
   });
 
@@ -84,6 +84,25 @@ describe('loopback and private addresses', () => {
     const image = `localhost:${securePort}/demo/app:v1`;
     const resolved = await client({ allow: ['localhost'] }).resolve(parseReference(image), { deadline: soon() });
     assert.equal(resolved.digest, await secure.digest('demo/app', 'v1'));
+  });
+
+  it('reaches a private HTTPS registry listed in registries.privateHosts, and still contacts any other registry', async () => {
+    // localhost: the name the test registry's certificate carries.
+    const image = `localhost:${securePort}/demo/app:v1`;
+    const resolver = client({ privateHosts: ['localhost'] });
+    const resolved = await resolver.resolve(parseReference(image), { deadline: soon() });
+    assert.equal(resolved.digest, await secure.digest('demo/app', 'v1'));
+    // Unlike allow, privateHosts is no allow list: an unlisted registry is still tried (and here refused
+    // only because it, too, is on loopback).
+    const other = await rejection(resolver.resolve(parseReference(`127.0.0.1:${securePort}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(other.code, 'REGISTRY_FORBIDDEN_ADDRESS');
+  });
+
+  it('does not let privateHosts open link-local or metadata addresses', async () => {
+    answers.set('meta.inside.test', v4('169.254.169.254'));
+    const error = await rejection(client({ privateHosts: ['*.inside.test'] }).resolve(parseReference(`meta.inside.test:${plainPort}/demo/app:v1`), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
+    assert.match(error.message, /link-local or cloud metadata address \(list it in registries\.allow/);
   });
 
   it('opens only the port a listing names', async () => {
@@ -100,7 +119,7 @@ describe('loopback and private addresses', () => {
     answers.set('metadata.inside.test', v4('169.254.169.254'));
     const host = `metadata.inside.test:${plainPort}`;
     const error = await rejection(client({ insecure: [host] }).resolve(parseReference(`${host}/demo/app:v1`), { deadline: soon() }));
-    assert.equal(error.message, `refusing to contact ${host}: it resolves to 169.254.169.254, a link-local or cloud metadata address (list it in registries.allow to trust it)`);
+    assert.equal(error.message, `refusing to contact ${host}: it resolves to 169.254.169.254, a link-local or cloud metadata address (list it in registries.allow (chart value config.registries.allow; tagpin then contacts only the listed registries) to trust it)`);
   });
 
   it('refuses a redirect to a private name the lists do not cover', async () => {

@@ -187,7 +187,7 @@ describe('address guard and allow list', () => {
       const resolver = client({ allow: [], lookup: fakeDns({ 'sneaky.test': [{ address, family: address.includes(':') ? 6 : 4 }] }) });
       const error = await rejection(resolver.resolve(parseReference('sneaky.test/demo/app:v1'), { deadline: soon() }));
       assert.equal(error.code, 'REGISTRY_FORBIDDEN_ADDRESS');
-      assert.equal(error.message, `refusing to contact sneaky.test: it resolves to ${address}, a link-local or cloud metadata address (list it in registries.allow to trust it)`);
+      assert.equal(error.message, `refusing to contact sneaky.test: it resolves to ${address}, a link-local or cloud metadata address (list it in registries.allow (chart value config.registries.allow; tagpin then contacts only the listed registries) to trust it)`);
     });
   }
 
@@ -214,7 +214,7 @@ describe('address guard and allow list', () => {
     const resolver = client({ insecure: [plain.host], allow: ['*.example.com'], observer: { onRequest: (e) => events.push(e) } });
     const error = await rejection(resolver.resolve(parseReference(`${plain.host}/demo/app:v1`), { deadline: soon() }));
     assert.equal(error.code, 'REGISTRY_NOT_ALLOWED');
-    assert.equal(error.message, `registry ${plain.host} is not listed in registries.allow, so it is not contacted`);
+    assert.equal(error.message, `registry ${plain.host} is not listed in registries.allow (chart value config.registries.allow), so it is not contacted`);
     assert.deepEqual(events, []);
     assert.deepEqual(plain.requests().slice(before), []);
   });

@@ -55,7 +55,8 @@ export async function installTagpin(cluster: Cluster, kubectl: Kubectl, registry
     // The Pods of the chart never start here (no kubelet); this image exists in the test registry.
     image: { repository: `${registry.host}/tagpin/tagpin`, tag: '0.1.0' },
     webhooks: { url },
-    config: { registries: { allow: ['127.0.0.1'] } },
+    // The test registries are on loopback: opened the way an in-house registry is, without allow-list mode.
+    config: { registries: { privateHosts: ['127.0.0.1'] } },
   };
   await registry.push('tagpin/tagpin', '0.1.0', 'oci-manifest');
   const install = await kubectl.helm([
