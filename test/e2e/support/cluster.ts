@@ -1,8 +1,6 @@
 // A real control plane on 127.0.0.1: etcd, kube-apiserver and kube-controller-manager with generated PKI.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +8,7 @@ import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { releaseDir, removeOnExit } from '../../support/exit-cleanup.ts';
 import { createPki } from '../../support/pki.ts';
+import { freePort } from '../../support/ports.ts';
 import type { Pki } from '../../support/pki.ts';
 import { ensureBinaries } from './binaries.ts';
 import type { ControlPlaneBinaries } from './binaries.ts';
@@ -206,18 +205,4 @@ function kubeconfig(server: string, caPem: string, user: Readonly<Record<string,
     contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'e2e' } }],
     'current-context': 'e2e',
   });
-}
-
-/** A port nobody listens on right now (bound to 0, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => {
-    resolve();
-  }));
-  return port;
 }

@@ -8,7 +8,7 @@ import { startServe } from '../../support/serve.ts';
 import type { TagpinServer } from '../../support/serve.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import { valuesArgs } from '../../chart/render.ts';
-import { freePort } from './cluster.ts';
+import { freePort } from '../../support/ports.ts';
 import type { Cluster } from './cluster.ts';
 import type { Json, Kubectl } from './kubectl.ts';
 
