@@ -12,7 +12,7 @@ export type OutputMode = 'text' | 'json';
 export interface CommonOptions {
   /** `--config FILE`; undefined falls back to $TAGPIN_CONFIG, then defaults. */
   readonly configFile: string | undefined;
-  /** `--insecure-registry`, `--allow-registry`, `--ca-file`, `--docker-config`, for `applyRegistryFlags`. */
+  /** `--insecure-registry`, `--allow-registry`, `--mirror`, `--ca-file`, `--docker-config`, for `applyRegistryFlags`. */
   readonly registryFlags: RegistryFlags;
 }
 
@@ -29,6 +29,7 @@ const COMMON_OPTIONS = {
   config: { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
   'allow-registry': { type: 'string', multiple: true },
+  mirror: { type: 'string', multiple: true },
   'ca-file': { type: 'string' },
   'docker-config': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -123,6 +124,7 @@ interface CommonValues {
   readonly config?: string | undefined;
   readonly 'insecure-registry'?: string[] | undefined;
   readonly 'allow-registry'?: string[] | undefined;
+  readonly mirror?: string[] | undefined;
   readonly 'ca-file'?: string | undefined;
   readonly 'docker-config'?: string | undefined;
 }
@@ -135,6 +137,7 @@ function common(values: CommonValues): CommonOptions {
     registryFlags: {
       insecure: values['insecure-registry'] ?? [],
       allow: values['allow-registry'] ?? [],
+      mirrors: values.mirror ?? [],
       ...(caFile === undefined ? {} : { caFile }),
       ...(dockerConfig === undefined ? {} : { dockerConfig }),
     },

@@ -5,6 +5,9 @@ const COMMON_FLAGS = `Flags of every command:
                                    loopback or private address
   --allow-registry HOST            contact only listed registries (repeatable, globs like *.corp);
                                    a listed host may be on any address, private and link-local included
+  --mirror HOST=URL                look HOST's images up at this mirror or pull-through cache first
+                                   (repeatable, tried in order, then HOST itself), e.g.
+                                   docker.io=http://10.0.0.5:5000; http:// is plain HTTP
   --ca-file FILE                   also trust this PEM bundle for registry TLS
   --docker-config FILE             docker config.json with registry credentials (default: registries.dockerConfig,
                                    else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, if it exists)

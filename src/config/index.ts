@@ -6,12 +6,16 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './types.ts';
-import { validateConfig, validateHostGlob, validateHostPort } from './validate.ts';
+import { validateConfig } from './validate.ts';
+import { validateHostGlob, validateHostPort } from './hosts.ts';
+import { isMirrorUrl, mirroredRegistry, parseMirrorUrl } from './mirrors.ts';
 import { parseYaml } from './yaml.ts';
 
 export type * from './types.ts';
 export { SUPPORTED_KINDS } from '../workload/index.ts';
 export { DEFAULT_CONFIG, DEFAULT_CONFIG_YAML } from './defaults.ts';
+export { isMirrorUrl, mirroredRegistry, parseMirrorUrl } from './mirrors.ts';
+export type { MirrorUrl } from './mirrors.ts';
 
 /** Environment variable naming the config file when no `--config` is given. */
 const CONFIG_ENV = 'TAGPIN_CONFIG';
@@ -26,6 +30,8 @@ export interface RegistryFlags {
   readonly caFile?: string;
   /** `--docker-config FILE`: replaces `registries.dockerConfig`. */
   readonly dockerConfig?: string;
+  /** `--mirror HOST=URL` (repeatable), as written: appended to `registries.mirrors[HOST]`. */
+  readonly mirrors?: readonly string[];
 }
 
 /**
@@ -64,8 +70,10 @@ export async function readSettingFile(key: string, path: string): Promise<string
 
 /**
  * The config with command-line registry flags applied: `insecure` and `allow` entries are appended
- * (duplicates dropped), `caFile` and `dockerConfig` replace the configured values.
- * @throws ConfigError when an `--insecure-registry` value is not `host[:port]` or an `--allow-registry` value not a host glob
+ * (duplicates dropped), `--mirror` URLs appended to their registry's list (after the configured ones),
+ * `caFile` and `dockerConfig` replace the configured values.
+ * @throws ConfigError when an `--insecure-registry` value is not `host[:port]`, an `--allow-registry`
+ *   value not a host glob, or a `--mirror` value not `HOST=URL`
  */
 export function applyRegistryFlags(config: Config, flags: RegistryFlags): Config {
   const insecure = [...config.registries.insecure];
@@ -93,8 +101,32 @@ export function applyRegistryFlags(config: Config, flags: RegistryFlags): Config
     allow: Object.freeze(allow),
     caFile: flags.caFile ?? config.registries.caFile,
     dockerConfig: flags.dockerConfig ?? config.registries.dockerConfig,
+    mirrors: withMirrorFlags(config.registries.mirrors, flags.mirrors ?? []),
   });
   return Object.freeze({ ...config, registries });
+}
+
+/** `mirrors` with each `--mirror HOST=URL` appended to HOST's list, normalized as the config's are. */
+function withMirrorFlags(
+  mirrors: Readonly<Record<string, readonly string[]>>,
+  flags: readonly string[],
+): Readonly<Record<string, readonly string[]>> {
+  if (flags.length === 0) return mirrors;
+  const merged = new Map(Object.entries(mirrors));
+  for (const entry of flags) {
+    const fail = (problem: string): never => {
+      throw new ConfigError(`--mirror ${JSON.stringify(entry)}: ${problem}`, { where: '--mirror' });
+    };
+    const equals = entry.indexOf('=');
+    if (equals === -1) return fail('must be HOST=URL, e.g. docker.io=https://mirror.corp');
+    const named = mirroredRegistry(entry.slice(0, equals));
+    if ('problem' in named) return fail(`HOST ${named.problem}`);
+    const parsed = parseMirrorUrl(entry.slice(equals + 1));
+    if (!isMirrorUrl(parsed)) return fail(`URL ${parsed.problem}`);
+    const urls = merged.get(named.registry) ?? [];
+    if (!urls.includes(parsed.url)) merged.set(named.registry, [...urls, parsed.url]);
+  }
+  return Object.freeze(Object.fromEntries([...merged].map(([registry, urls]) => [registry, Object.freeze([...urls])])));
 }
 
 /**

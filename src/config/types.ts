@@ -56,6 +56,12 @@ export interface RegistriesConfig {
   readonly privateHosts: readonly string[];
   /** docker config.json with credentials. @default null */
   readonly dockerConfig: string | null;
+  /**
+   * Mirrors and pull-through caches by the registry they stand in for (normalized: `docker.io`,
+   * `127.0.0.1:5000`): lookups try each URL in order, then the registry itself. URLs are normalized
+   * (`parseMirrorUrl`). @default {}
+   */
+  readonly mirrors: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface ResolveConfig {

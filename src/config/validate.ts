@@ -4,6 +4,8 @@ import { DEFAULT_CONFIG, deepFreeze } from './defaults.ts';
 import { SUPPORTED_KINDS } from '../workload/index.ts';
 import { OnError, ValidateAction } from './types.ts';
 import type { Config } from './types.ts';
+import { validateHostGlob, validateHostPort } from './hosts.ts';
+import { isMirrorUrl, mirroredRegistry, parseMirrorUrl } from './mirrors.ts';
 
 /** Thrown inside validation with the key path and rule; turned into a ConfigError naming the source. */
 class Problem extends Error {
@@ -46,6 +48,7 @@ const SPEC: { readonly [K in keyof Config]: SectionSpec<Config[K]> } = {
     allow: list(hostGlob),
     privateHosts: list(hostGlob),
     dockerConfig: nullable(text),
+    mirrors,
   },
   resolve: {
     // The API server gives a webhook at most 30 s, so a longer budget could never be used.
@@ -79,17 +82,6 @@ export function validateConfig(data: unknown, source: string): Config {
     }
     throw err;
   }
-}
-
-/** Why `value` is not `host[:port]`, or undefined when it is. */
-export function validateHostPort(value: string): string | undefined {
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::(\d{1,5}))?$/.exec(
-    value,
-  );
-  if (match === null) return 'must be host[:port], without scheme or path';
-  const port = match[2];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) return 'port must be 1-65535';
-  return undefined;
 }
 
 function checkSections(data: unknown): Config {
@@ -203,16 +195,40 @@ function hostPort(value: unknown, path: string): string {
   return host;
 }
 
-/** Why `value` is not a host glob, or undefined when it is. */
-export function validateHostGlob(value: string): string | undefined {
-  return /^[A-Za-z0-9.*?\-[\]:]+$/.test(value) ? undefined : 'must be a host glob like *.example.com or 127.0.0.1:5000';
-}
-
 function hostGlob(value: unknown, path: string): string {
   const glob = text(value, path);
   const problem = validateHostGlob(glob);
   if (problem !== undefined) throw new Problem(path, `${path} ${problem} (got ${describe(value)})`);
   return glob;
+}
+
+/**
+ * `registries.mirrors`: registries (keys normalized, Docker Hub's names folded into `docker.io`) to
+ * lists of mirror URLs (normalized, repeats dropped). Two keys naming one registry are refused: which
+ * list comes first would be a guess.
+ */
+function mirrors(value: unknown, path: string): Readonly<Record<string, readonly string[]>> {
+  const given = mapping(value, path);
+  const result: Record<string, readonly string[]> = {};
+  const keyOf = new Map<string, string>();
+  for (const [key, urls] of Object.entries(given)) {
+    const at = `${path}[${key}]`;
+    const named = mirroredRegistry(key);
+    if ('problem' in named) throw new Problem(at, `${path} key ${describe(key)} ${named.problem}; keys name the registry mirrored`);
+    const earlier = keyOf.get(named.registry);
+    if (earlier !== undefined) {
+      throw new Problem(at, `${at} and ${path}[${earlier}] both name ${named.registry}; merge them into one list`);
+    }
+    keyOf.set(named.registry, key);
+    result[named.registry] = [...new Set(list(mirrorUrl)(urls, at))];
+  }
+  return result;
+}
+
+function mirrorUrl(value: unknown, path: string): string {
+  const parsed = parseMirrorUrl(text(value, path));
+  if (!isMirrorUrl(parsed)) throw new Problem(path, `${path} ${parsed.problem} (got ${describe(value)})`);
+  return parsed.url;
 }
 
 function describe(value: unknown): string {

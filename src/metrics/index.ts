@@ -7,7 +7,10 @@ import type { Decision, Webhook } from '../audit/index.ts';
 export interface Metrics {
   /** The private registry; serve it at GET /metrics. */
   readonly registry: Registry;
-  /** Feeds `tagpin_registry_requests_total`, `tagpin_registry_retries_total` and `tagpin_resolve_cache_total`; pass to the registry client. */
+  /**
+   * Feeds `tagpin_registry_requests_total`, `tagpin_registry_retries_total`, `tagpin_registry_mirror_fallbacks_total`
+   * and `tagpin_resolve_cache_total`; pass to the registry client.
+   */
   readonly registryObserver: RegistryObserver;
   /** One admission answered with an AdmissionReview. */
   observeAdmission(webhook: Webhook, decision: Decision, durationSeconds: number): void;
@@ -77,6 +80,12 @@ export function createMetrics(): Metrics {
     labelNames: ['registry', 'method', 'status'] as const,
     registers: [registry],
   });
+  const mirrorFallbacks = new Counter({
+    name: 'tagpin_registry_mirror_fallbacks_total',
+    help: 'Lookups that moved past a mirror of the registry to the next mirror or the registry itself, by reason.',
+    labelNames: ['registry', 'reason'] as const,
+    registers: [registry],
+  });
   const cache = new Counter({
     name: 'tagpin_resolve_cache_total',
     help: 'Digest lookups by cache result: hit, miss, coalesced with a lookup in flight, or negative (a recent outage failure answered again).',
@@ -110,6 +119,9 @@ export function createMetrics(): Metrics {
       },
       onRetry: (event): void => {
         retries.inc({ registry: registryLabel(event.registry), method: event.method, status: String(event.status) });
+      },
+      onMirrorFallback: (event): void => {
+        mirrorFallbacks.inc({ registry: registryLabel(event.registry), reason: event.reason });
       },
       onCache: (result): void => {
         cache.inc({ result });

@@ -23,7 +23,21 @@ export interface Target extends FailureContext {
   readonly tag: string;
   /** `https://registry-1.docker.io`, `http://127.0.0.1:5000`. */
   readonly origin: string;
+  /** The registry API's path before `/<repository>/…`: `/v2`, or a mirror's own (`/cache/v2`). */
+  readonly apiRoot: string;
+  /**
+   * The registry a mirror is asked on behalf of, sent as `?ns=` as containerd does (a mirror serving
+   * several registries tells them apart by it); undefined when asking the registry itself.
+   */
+  readonly namespace?: string;
   readonly insecure: boolean;
+}
+
+/** The URL of the manifest `reference` (a tag or digest) of the target's repository. */
+export function manifestUrl(target: Target, reference: string): URL {
+  const url = new URL(`${target.apiRoot}/${target.repository}/manifests/${reference}`, target.origin);
+  if (target.namespace !== undefined) url.searchParams.set('ns', target.namespace);
+  return url;
 }
 
 /** The response that got past auth, with the Authorization that did it and whose credential it was. */

@@ -9,7 +9,7 @@ import type { ImageReference } from '../reference/index.ts';
 import { SERVER_TRUST_HINTS } from './address.ts';
 import type { TrustHints } from './address.ts';
 import { compileHostGlobs } from './host-globs.ts';
-import { Negotiator } from './auth.ts';
+import { Negotiator, manifestUrl } from './auth.ts';
 import type { Target } from './auth.ts';
 import { isTransientFailure, statusFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
@@ -17,6 +17,7 @@ import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
 import type { Learned } from './fetch.ts';
 import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
+import { Mirrors, credentialsAt } from './mirrors.ts';
 import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
 import type { RetryPolicy } from './retry.ts';
 import { createTransport, firstHeader } from './transport.ts';
@@ -34,11 +35,20 @@ export const DEFAULT_CACHE = { ttlSeconds: 300, maxEntries: 10_000 } as const;
  */
 const NEGATIVE_TTL_MS = 3000;
 
+/** How a lookup's requests are sent: through which negotiator (and its token cache), with what retries. */
+interface Route {
+  readonly auth: Negotiator;
+  readonly retry: RetryPolicy;
+}
+
 /** The resolver behind `createRegistryClient`. */
 export class RegistryClient implements Resolver {
   readonly #transport: Transport;
-  readonly #retry: RetryPolicy;
-  readonly #auth: Negotiator;
+  /** The registry itself: retried as the options say. */
+  readonly #direct: Route;
+  /** Mirrors: asked once, since the registry is there to fall back on. */
+  readonly #viaMirror: Route;
+  readonly #mirrors: Mirrors;
   readonly #cache: TtlCache<Learned>;
   /** Outage failures by flight key: served only as the same error, never as a digest. */
   readonly #failures: TtlCache<RegistryError>;
@@ -54,11 +64,13 @@ export class RegistryClient implements Resolver {
         throw new ConfigError(`cache.${key} must be a number of 0 or more (got ${String(value)})`, { where: `cache.${key}` });
       }
     }
-    this.#retry = retryPolicy(options.retry);
+    const retry = retryPolicy(options.retry);
+    this.#mirrors = new Mirrors(options.mirrors ?? {}, cache);
     this.#transport = createTransport({
       insecure: options.insecure ?? [],
       allow: options.allow ?? [],
       privateHosts: options.privateHosts ?? [],
+      mirrorOrigins: this.#mirrors.all().map((mirror) => mirror.origin),
       unlistedReach: options.unlistedReach ?? 'public',
       trust: options.trust ?? SERVER_TRUST_HINTS,
       ca: options.ca,
@@ -66,7 +78,8 @@ export class RegistryClient implements Resolver {
       observer: options.observer,
     });
     // The transport with retries, for single exchanges whose body the caller reads itself or not at all.
-    this.#auth = new Negotiator(retryingSend(this.#transport.send, this.#retry, options.observer));
+    this.#direct = { auth: new Negotiator(retryingSend(this.#transport.send, retry, options.observer)), retry };
+    this.#viaMirror = { auth: new Negotiator(this.#transport.send), retry: retryPolicy({ retries: 0 }) };
     this.#cache = new TtlCache(cache.ttlSeconds * 1000, cache.maxEntries);
     this.#failures = new TtlCache(Math.min(NEGATIVE_TTL_MS, cache.ttlSeconds * 1000), cache.maxEntries);
     this.#isAllowed = (options.allow ?? []).length > 0 ? compileHostGlobs(options.allow ?? []) : undefined;
@@ -81,7 +94,10 @@ export class RegistryClient implements Resolver {
     this.#checkAllowed(ref.registry, context);
 
     const credentials = options.keyring?.lookup(`${ref.registry}/${ref.repository}`) ?? [];
-    const fingerprints = [...new Set(credentials.map((c) => fingerprint(c)))];
+    const mirrors = this.#mirrors.for(ref.registry);
+    const mirrorCredentials = mirrors.map((mirror) => credentialsAt(options.keyring, mirror, ref.repository));
+    // A digest learned at a mirror is scoped to the mirror's credential that got it, so those count too.
+    const fingerprints = [...new Set([...credentials, ...mirrorCredentials.flat()].map((c) => fingerprint(c)))];
     const name = `${ref.registry}/${ref.repository}:${tag}`;
     const answer = (learned: Learned, source: ResolvedImage['source']): ResolvedImage => ({
       digest: learned.digest,
@@ -126,10 +142,20 @@ export class RegistryClient implements Resolver {
       tag,
       insecure: this.#transport.isInsecure(ref.registry),
       origin: `${this.#transport.isInsecure(ref.registry) ? 'http' : 'https'}://${registryApiHost(ref.registry)}`,
+      apiRoot: '/v2',
     };
     const work = async (budget: FlightBudget): Promise<Learned> => {
       try {
-        return await this.#lookup(target, credentials, budget);
+        return await this.#mirrors.firstAnswer(
+          mirrors,
+          (mirror, i, share) => {
+            const at: Target = { ...target, origin: mirror.origin, apiRoot: mirror.apiRoot, namespace: ref.registry, insecure: mirror.plain };
+            return this.#lookup(at, mirrorCredentials[i] ?? [], share, this.#viaMirror);
+          },
+          () => this.#lookup(target, credentials, budget),
+          budget,
+          (reason) => this.#observer?.onMirrorFallback?.({ registry: ref.registry, reason }),
+        );
       } catch (error) {
         // Only a registry that is failing right now is remembered; a caller that gave up proves nothing.
         if (error instanceof RegistryError && isTransientFailure(error) && !budget.signal.aborted) {
@@ -154,7 +180,9 @@ export class RegistryClient implements Resolver {
   async close(): Promise<void> {
     this.#cache.clear();
     this.#failures.clear();
-    this.#auth.clear();
+    this.#mirrors.clear();
+    this.#direct.auth.clear();
+    this.#viaMirror.auth.clear();
     await this.#transport.close();
   }
 
@@ -169,9 +197,9 @@ export class RegistryClient implements Resolver {
   }
 
   /** The registry round trips of one lookup; the result is cached under the credential that got it. */
-  async #lookup(target: Target, credentials: readonly Credential[], budget: Budget): Promise<Learned> {
-    const url = new URL(`/v2/${target.repository}/manifests/${target.tag}`, target.origin);
-    const head = await this.#auth.negotiate(target, url, 'HEAD', credentials, budget);
+  async #lookup(target: Target, credentials: readonly Credential[], budget: Budget, route: Route = this.#direct): Promise<Learned> {
+    const url = manifestUrl(target, target.tag);
+    const head = await route.auth.negotiate(target, url, 'HEAD', credentials, budget);
     const { status, headers, url: answeredBy } = head.response;
     await head.response.body.dump();
     let learned: Learned | undefined;
@@ -190,12 +218,12 @@ export class RegistryClient implements Resolver {
       const fetched = await withRetries(
         async () => learnFromBody(await this.#transport.send({ method: 'GET', url, headers, context: target }, budget), target, scope),
         (outcome) => (outcome.ok ? undefined : errorCause(outcome.error)),
-        { registry: target.registry, method: 'GET', budget, policy: this.#retry, observer: this.#observer },
+        { registry: target.registry, method: 'GET', budget, policy: route.retry, observer: this.#observer },
       );
       learned = fetched.learned;
       if (!fetched.vouched) {
         // HEAD by tag answered, so HEAD by digest will; a registry without HEAD is asked with GET instead.
-        await this.#confirm(target, learned.digest, headers, status === 200 ? 'HEAD' : 'GET', budget);
+        await this.#confirm(target, learned.digest, headers, status === 200 ? 'HEAD' : 'GET', budget, route);
       }
     }
     this.#cache.set(`${target.registry}/${target.repository}:${target.tag}#${learned.fingerprint}`, learned);
@@ -211,12 +239,19 @@ export class RegistryClient implements Resolver {
    * Same Accept, Authorization, deadline and retries as the lookup; a 404 means the registry does not
    * have these bytes.
    */
-  async #confirm(target: Target, digest: string, headers: Readonly<Record<string, string>>, method: 'HEAD' | 'GET', budget: Budget): Promise<void> {
-    const url = new URL(`/v2/${target.repository}/manifests/${digest}`, target.origin);
+  async #confirm(
+    target: Target,
+    digest: string,
+    headers: Readonly<Record<string, string>>,
+    method: 'HEAD' | 'GET',
+    budget: Budget,
+    route: Route,
+  ): Promise<void> {
+    const url = manifestUrl(target, digest);
     await withRetries(
       async () => confirmDigest(await this.#transport.send({ method, url, headers, context: target }, budget), target, digest, method),
       (outcome) => (outcome.ok ? undefined : errorCause(outcome.error)),
-      { registry: target.registry, method, budget, policy: this.#retry, observer: this.#observer },
+      { registry: target.registry, method, budget, policy: route.retry, observer: this.#observer },
     );
   }
 }

@@ -31,6 +31,7 @@ export async function openRegistryAccess(
     insecure: registries.insecure,
     allow: registries.allow,
     privateHosts: registries.privateHosts,
+    mirrors: registries.mirrors,
     // The CLI's user names the registries, so loopback and private ones need no listing there;
     // the server's images come from anyone who may create a Pod.
     unlistedReach: caller === 'cli' ? 'private' : 'public',

@@ -62,6 +62,12 @@ export interface TransportOptions {
   readonly allow: readonly string[];
   /** Host globs that may resolve to loopback and private addresses. */
   readonly privateHosts: readonly string[];
+  /**
+   * Origins of configured mirrors (`http://10.0.0.5:5000`, `https://mirror.corp`): operator settings,
+   * so they may resolve to loopback and private addresses, and an `http:` one is plain HTTP without
+   * being listed in `insecure`.
+   */
+  readonly mirrorOrigins: readonly string[];
   /** How far hosts listed nowhere may reach. */
   readonly unlistedReach: 'public' | 'private';
   /** What refusals tell the user to list. */
@@ -90,6 +96,7 @@ export function createTransport(options: TransportOptions): Transport {
   };
   const isAllowed = compileHostGlobs(options.allow);
   const isPrivateHost = compileHostGlobs(options.privateHosts);
+  const mirrorOrigins = new Set(options.mirrorOrigins.map((origin) => explicitOrigin(new URL(origin))));
   /** How far connections to a host may reach: its listing, not the address it happens to resolve to. */
   const reachOf = (url: { readonly host?: string; readonly hostname: string; readonly port: string; readonly protocol: string }): Reach => {
     // The connector gets IPv6 hostnames without brackets; the lists spell them with.
@@ -98,6 +105,7 @@ export function createTransport(options: TransportOptions): Transport {
     const explicit = `${hostname}:${url.port === '' ? (url.protocol === 'http:' ? '80' : '443') : url.port}`;
     if (isAllowed(host) || isAllowed(explicit)) return 'any';
     if (isInsecure(host) || isInsecure(explicit) || isPrivateHost(host) || isPrivateHost(explicit)) return 'private';
+    if (mirrorOrigins.has(`${url.protocol}//${explicit}`.toLowerCase())) return 'private';
     return options.unlistedReach;
   };
   // One connector per reach, each with its own guarded lookup; the pool of an origin always uses the
@@ -123,7 +131,7 @@ export function createTransport(options: TransportOptions): Transport {
       // The lookup's normalized registry, whichever host (token realm, redirect target) answered.
       options.observer?.onRequest?.({ registry: request.context.registry, method: request.method, status });
     };
-    checkTarget(request, isInsecure, reachOf(url), options.trust);
+    checkTarget(request, (u) => isInsecure(u.host) || mirrorOrigins.has(explicitOrigin(u)), reachOf(url), options.trust);
     try {
       const response = await agent.request({
         origin: url.origin,
@@ -197,7 +205,7 @@ function redirected(request: HttpRequest, status: number, location: string): Htt
  * Refuses, without contact, IP literals and `localhost` names the host's reach does not permit, and
  * plain HTTP to hosts not listed insecure.
  */
-function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, reach: Reach, trust: TrustHints): void {
+function checkTarget(request: HttpRequest, isPlainHttp: (url: URL) => boolean, reach: Reach, trust: TrustHints): void {
   const { url, context } = request;
   const fields = { image: context.image, registry: context.registry };
   // Names are checked inside the connector's lookup; literals never reach a lookup, so check them here.
@@ -212,7 +220,7 @@ function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, r
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new RegistryError(RegistryErrorCode.redirect, `refusing ${url.protocol} URL at ${url.host}`, fields);
   }
-  if (url.protocol === 'http:' && request.plainHttpAllowed !== true && !isInsecure(url.host)) {
+  if (url.protocol === 'http:' && request.plainHttpAllowed !== true && !isPlainHttp(url)) {
     throw new RegistryError(
       RegistryErrorCode.plainHttpRefused,
       `refusing plain HTTP to ${url.host}: it is not listed in registries.insecure`,
@@ -222,6 +230,11 @@ function checkTarget(request: HttpRequest, isInsecure: (h: string) => boolean, r
   if (url.username !== '' || url.password !== '') {
     throw new RegistryError(RegistryErrorCode.badResponse, `refusing a URL with embedded credentials at ${url.host}`, fields);
   }
+}
+
+/** `http://host:80`: the origin with its port spelled out, as connections see it. */
+function explicitOrigin(url: URL): string {
+  return `${url.protocol}//${url.hostname}:${url.port === '' ? (url.protocol === 'http:' ? '80' : '443') : url.port}`.toLowerCase();
 }
 
 /** The first value of a header that may repeat. */

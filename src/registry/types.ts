@@ -21,7 +21,17 @@ export interface RegistryObserver {
    * (0 when no response arrived, e.g. connection refused or reset).
    */
   onRetry?(event: { readonly registry: string; readonly method: string; readonly status: number; readonly delayMs: number }): void;
+  /** A lookup moved past one of `registry`'s mirrors to the next mirror or to the registry itself. */
+  onMirrorFallback?(event: { readonly registry: string; readonly reason: MirrorFallbackReason }): void;
 }
+
+/**
+ * Why a lookup moved past a mirror: `unreachable` (connection, TLS, no answer within its share of the
+ * time), `unavailable` (429, 5xx, its token realm failing), `not-found` (404), `unauthorized` (401 or
+ * 403 after every matching credential), `bad-response` (anything else, such as a manifest that does not
+ * match its digest), `skipped` (it failed moments ago and was not asked).
+ */
+export type MirrorFallbackReason = 'unreachable' | 'unavailable' | 'not-found' | 'unauthorized' | 'bad-response' | 'skipped';
 
 /** Options of `createRegistryClient`. */
 export interface RegistryClientOptions {
@@ -46,6 +56,13 @@ export interface RegistryClientOptions {
   readonly unlistedReach?: 'public' | 'private';
   /** What refusals tell the user to list, in the caller's words. @default the server's config keys and chart values */
   readonly trust?: TrustHints;
+  /**
+   * Mirrors and pull-through caches by the registry they stand in for (`docker.io`, `127.0.0.1:5000`):
+   * URLs (`https://mirror.corp`, `http://10.0.0.5:5000/cache`) tried in order, asked once each (no
+   * retries), before the registry itself. Mirror hosts may resolve to loopback and private addresses,
+   * and `http://` ones are plain HTTP without being listed in `insecure`. @default {}
+   */
+  readonly mirrors?: Readonly<Record<string, readonly string[]>>;
   /** Positive-result cache. @default { ttlSeconds: 300, maxEntries: 10000 } */
   readonly cache?: { readonly ttlSeconds: number; readonly maxEntries: number };
   readonly observer?: RegistryObserver;

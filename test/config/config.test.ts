@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   applyRegistryFlags,
   DEFAULT_CONFIG,
+  parseMirrorUrl,
   DEFAULT_CONFIG_YAML,
   loadConfig,
   parseConfig,
@@ -80,7 +81,7 @@ describe('parseConfig', () => {
         'mutate: {enabled: false, output: digest, kinds: [Pod, Deployment]}',
         'validate: {action: audit, denyLatest: false, denyUntagged: false, mutableTags: ["v\\\\d+"], allowedTags: ["\\\\d+\\\\.\\\\d+\\\\.\\\\d+"], requireDigest: true}',
         'exclude: {namespaces: [kube-system, tagpin], images: ["docker.io/istio/*"]}',
-        'registries: {insecure: ["127.0.0.1:5000", "registry.local"], caFile: /etc/ca.pem, allow: ["*.example.com"], privateHosts: ["*.corp.internal"], dockerConfig: /root/.docker/config.json}',
+        'registries: {insecure: ["127.0.0.1:5000", "registry.local"], caFile: /etc/ca.pem, allow: ["*.example.com"], privateHosts: ["*.corp.internal"], dockerConfig: /root/.docker/config.json, mirrors: {docker.io: ["https://mirror.corp"]}}',
         'resolve: {timeoutMs: 2500, onError: allow}',
         'cache: {ttlSeconds: 0, maxEntries: 5}',
         'server: {port: 443, metricsPort: 9091, tlsCert: /tls/tls.crt, tlsKey: /tls/tls.key}',
@@ -97,6 +98,7 @@ describe('parseConfig', () => {
       allow: ['*.example.com'],
       privateHosts: ['*.corp.internal'],
       dockerConfig: '/root/.docker/config.json',
+      mirrors: { 'docker.io': ['https://mirror.corp'] },
     });
     assert.deepEqual(config.resolve, { timeoutMs: 2500, onError: 'allow' });
     assert.deepEqual(config.cache, { ttlSeconds: 0, maxEntries: 5 });
@@ -239,6 +241,66 @@ describe('loadConfig', () => {
   });
 });
 
+describe('registries.mirrors', () => {
+  it('normalizes registries (Docker Hub names fold into docker.io) and URLs, dropping repeats', () => {
+    const config = parseConfig(
+      [
+        'registries:',
+        '  mirrors:',
+        '    Index.Docker.IO: ["HTTPS://Mirror.Corp:443/", "http://10.0.0.5:5000//cache/", "https://mirror.corp"]',
+        '    127.0.0.1:5000: []',
+        '    "[::1]:5000": ["http://[::1]:5001"]',
+      ].join('\n'),
+      'x.yaml',
+    );
+    assert.deepEqual(config.registries.mirrors, {
+      'docker.io': ['https://mirror.corp', 'http://10.0.0.5:5000/cache'],
+      '127.0.0.1:5000': [],
+      '[::1]:5000': ['http://[::1]:5001'],
+    });
+    assert.ok(Object.isFrozen(config.registries.mirrors['docker.io']));
+  });
+
+  it('reads the API root from the URL path as containerd does, taking /v2/PROJECT roots as they stand', () => {
+    const roots = ['https://m', 'https://m/', 'https://m/cache', 'https://m/cache/v2', 'https://m/v2', 'https://m/v2/dockerhub'].map((url) => {
+      const parsed = parseMirrorUrl(url);
+      return 'problem' in parsed ? parsed.problem : parsed.apiRoot;
+    });
+    assert.deepEqual(roots, ['/v2', '/v2', '/cache/v2', '/cache/v2', '/v2', '/v2/dockerhub']);
+  });
+
+  it('rejects a bad key or URL with its path and the rule', () => {
+    const at = (yaml: string): string => `registries:\n  mirrors:\n    ${yaml}\n`;
+    rejects('registries: {mirrors: [a]}', 'config x.yaml: registries.mirrors must be a mapping (got a list)');
+    rejects(
+      at('"https://docker.io": ["https://m"]'),
+      'config x.yaml: registries.mirrors key "https://docker.io" must be host[:port], without scheme or path; keys name the registry mirrored',
+    );
+    rejects(at('docker.io: https://m'), 'config x.yaml: registries.mirrors[docker.io] must be a list (got "https://m")');
+    rejects(
+      at('docker.io: [mirror.corp]'),
+      'config x.yaml: registries.mirrors[docker.io][0] must be an http:// or https:// URL like https://mirror.corp:5000 (got "mirror.corp")',
+    );
+    rejects(
+      at('docker.io: ["https://m", "ftp://m"]'),
+      'config x.yaml: registries.mirrors[docker.io][1] must be an http:// or https:// URL like https://mirror.corp:5000 (got "ftp://m")',
+    );
+    rejects(
+      at('docker.io: ["https://user:pw@m"]'),
+      'config x.yaml: registries.mirrors[docker.io][0] must not carry credentials (put them in the docker config under the mirror\'s host) (got "https://user:pw@m")',
+    );
+    rejects(at('docker.io: ["https://m/?x=1"]'), 'config x.yaml: registries.mirrors[docker.io][0] must not have a query or fragment (got "https://m/?x=1")');
+    rejects(
+      at('docker.io: ["https://m_1"]'),
+      'config x.yaml: registries.mirrors[docker.io][0] has an invalid host "m_1" (DNS labels or a bracketed IPv6 literal, port 1-65535) (got "https://m_1")',
+    );
+    rejects(
+      'registries:\n  mirrors:\n    docker.io: []\n    registry-1.docker.io: []\n',
+      'config x.yaml: registries.mirrors[registry-1.docker.io] and registries.mirrors[docker.io] both name docker.io; merge them into one list',
+    );
+  });
+});
+
 describe('applyRegistryFlags', () => {
   const base = parseConfig('registries: {insecure: ["a.local:5000"], caFile: /etc/ca.pem}', 'x.yaml');
 
@@ -256,6 +318,25 @@ describe('applyRegistryFlags', () => {
 
   it('keeps configured values when no flag is given', () => {
     assert.deepEqual(applyRegistryFlags(base, {}), base);
+  });
+
+  it('appends --mirror URLs after the configured ones for their registry, repeats dropped', () => {
+    const configured = parseConfig('registries: {mirrors: {docker.io: ["https://a.corp"]}}', 'x.yaml');
+    const config = applyRegistryFlags(configured, {
+      mirrors: ['index.docker.io=https://b.corp/', 'docker.io=https://a.corp', '127.0.0.1:5000=http://127.0.0.1:5001'],
+    });
+    assert.deepEqual(config.registries.mirrors, { 'docker.io': ['https://a.corp', 'https://b.corp'], '127.0.0.1:5000': ['http://127.0.0.1:5001'] });
+    assert.deepEqual(configured.registries.mirrors, { 'docker.io': ['https://a.corp'] }, 'the input config is unchanged');
+  });
+
+  it('rejects a --mirror that is not HOST=URL, naming the flag', () => {
+    for (const [value, message] of [
+      ['https://mirror.corp', '--mirror "https://mirror.corp": must be HOST=URL, e.g. docker.io=https://mirror.corp'],
+      ['docker.io/x=https://m', '--mirror "docker.io/x=https://m": HOST must be host[:port], without scheme or path'],
+      ['docker.io=mirror.corp', '--mirror "docker.io=mirror.corp": URL must be an http:// or https:// URL like https://mirror.corp:5000'],
+    ] as const) {
+      assert.throws(() => applyRegistryFlags(base, { mirrors: [value] }), { name: 'ConfigError', message });
+    }
   });
 
   it('rejects a flag value that is not host[:port]', () => {

@@ -31,6 +31,8 @@ export interface LoggedRequest {
   /** The request path without its query, e.g. "/v2/app/manifests/v1". */
   readonly path: string;
   readonly status: number;
+  /** The client's User-Agent: `tagpin` for tagpin's own requests; a pull-through cache's fetches carry Go's or Distribution's. */
+  readonly userAgent: string;
 }
 
 /** A manifest request from the registry's access log. */
@@ -88,6 +90,18 @@ export interface RegistryOptions {
    * @default the issuer's realm
    */
   readonly announceRealm?: (issuerRealm: string) => Promise<string>;
+  /**
+   * Runs the registry as a pull-through cache of `pullThrough` (`proxy.remoteurl`): it fetches with that
+   * registry's admin credentials and trusts its CA (SSL_CERT_FILE for the Go process). A cache refuses
+   * pushes: push to the upstream, whose access log then tells who asked it what.
+   * @default an ordinary registry
+   */
+  readonly pullThrough?: TestRegistry;
+}
+
+/** The requests of `requests` that tagpin itself sent (`User-Agent: tagpin`), leaving out a pull-through cache's own fetches. */
+export function fromTagpin<T extends LoggedRequest>(requests: readonly T[]): readonly T[] {
+  return requests.filter((r) => r.userAgent === 'tagpin');
 }
 
 /** Manifest media types, by the content kind that produces them. */
@@ -241,10 +255,12 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
           ...(tlsFiles === undefined ? {} : { tls: { certificate: tlsFiles.certFile, key: tlsFiles.keyFile } }),
         },
         ...(Object.keys(auth).length > 0 ? { auth } : {}),
+        ...(options.pullThrough === undefined ? {} : { proxy: proxySettings(options.pullThrough) }),
       };
       const configFile = join(dir, 'config.yml');
       await writeFile(configFile, stringify(config));
-      const started = await launch(configFile, accessLog, appLog, `${scheme}://127.0.0.1:${String(port)}`, port, agent);
+      const env = options.pullThrough?.pki === undefined ? undefined : { ...process.env, SSL_CERT_FILE: options.pullThrough.pki.caFile };
+      const started = await launch(configFile, accessLog, appLog, `${scheme}://127.0.0.1:${String(port)}`, port, agent, env);
       if (started.kind === 'ready') running = started.process;
       else if (started.kind === 'port-taken') continue;
       else throw new Error(`docker-registry did not start (${setup}): ${started.detail}`);
@@ -302,12 +318,20 @@ type Launch =
  * /v2/ to answer. The access log goes to a file that `manifestRequests` reads synchronously:
  * Distribution writes each line before it flushes a small response, so no answered request is missed.
  */
-async function launch(configFile: string, accessLog: string, appLog: string, baseUrl: string, port: number, agent: Agent): Promise<Launch> {
+async function launch(
+  configFile: string,
+  accessLog: string,
+  appLog: string,
+  baseUrl: string,
+  port: number,
+  agent: Agent,
+  env: NodeJS.ProcessEnv | undefined,
+): Promise<Launch> {
   const out = openSync(accessLog, 'w');
   const err = openSync(appLog, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(binary, ['serve', configFile], { stdio: ['ignore', out, err] });
+    child = spawn(binary, ['serve', configFile], { stdio: ['ignore', out, err], ...(env === undefined ? {} : { env }) });
   } finally {
     closeSync(out);
     closeSync(err);
@@ -362,6 +386,14 @@ async function terminate(child: ChildProcess): Promise<void> {
 }
 
 
+/** Distribution's `proxy` section: the upstream's URL and the credentials that may pull everything from it. */
+function proxySettings(upstream: TestRegistry): Record<string, string> {
+  return {
+    remoteurl: upstream.baseUrl,
+    ...(upstream.username === undefined || upstream.password === undefined ? {} : { username: upstream.username, password: upstream.password }),
+  };
+}
+
 async function htpasswdLine(username: string, password: string): Promise<string> {
   // Distribution only accepts bcrypt entries.
   const { stdout } = await promisify(execFile)('htpasswd', ['-Bbn', username, password], { timeout: 10_000 });
@@ -384,7 +416,7 @@ function parseAccessLog(text: string): LoggedRequest[] {
     const [, method = '', uri = '', status = '0', userAgent = ''] = match;
     const path = uri.split('?')[0] ?? uri;
     if (userAgent === harnessUserAgent) continue;
-    found.push({ method, path, status: Number(status) });
+    found.push({ method, path, status: Number(status), userAgent });
   }
   return found;
 }
