@@ -84,7 +84,12 @@ function installs(caBundle: string): readonly Scenario[] {
           matchConditions: [{ name: 'not-kubelet', expression: "!request.userInfo.username.startsWith('system:node:')" }],
         },
         config: {
-          registries: { caFile: '/etc/registry-ca/ca.crt', insecure: ['registry.internal:5000'], allow: ['*.internal', 'ghcr.io'] },
+          registries: {
+            caFile: '/etc/registry-ca/ca.crt',
+            insecure: ['registry.internal:5000'],
+            allow: ['*.internal', 'ghcr.io'],
+            mirrors: { 'ghcr.io': ['https://harbor.internal/v2/ghcr', 'http://registry.internal:5000'] },
+          },
         },
         extraVolumes: [{ name: 'registry-ca', configMap: { name: 'registry-ca' } }],
         extraVolumeMounts: [{ name: 'registry-ca', mountPath: '/etc/registry-ca', readOnly: true }],

@@ -2,20 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MAX_REGISTRY_LABELS } from '../../src/metrics/index.ts';
+import { labelValues } from '../support/prometheus.ts';
 import { startRegistry } from '../support/registry.ts';
 import { admissionReview, startServe } from '../support/serve.ts';
 import type { TagpinServer } from '../support/serve.ts';
-
-/** The distinct values of `label` among the series of `metric` in Prometheus text. */
-function labelValues(text: string, metric: string, label: string): Set<string> {
-  const values = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${metric}{`)) continue;
-    const value = new RegExp(`${label}="([^"]*)"`).exec(line)?.[1];
-    if (value !== undefined) values.add(value);
-  }
-  return values;
-}
 
 function seriesCount(text: string, metric: string): number {
   return text.split('\n').filter((line) => line.startsWith(`${metric}{`)).length;

@@ -29,3 +29,14 @@ export function sumSamples(metrics: string, name: string, labels: Readonly<Recor
   }
   return total;
 }
+
+/** The distinct values of `label` among the series of `metric` in Prometheus text. */
+export function labelValues(text: string, metric: string, label: string): Set<string> {
+  const values = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const value = new RegExp(`${label}="([^"]*)"`).exec(line)?.[1];
+    if (value !== undefined) values.add(value);
+  }
+  return values;
+}
