@@ -239,14 +239,7 @@ export class RegistryClient implements Resolver {
    * Same Accept, Authorization, deadline and retries as the lookup; a 404 means the registry does not
    * have these bytes.
    */
-  async #confirm(
-    target: Target,
-    digest: string,
-    headers: Readonly<Record<string, string>>,
-    method: 'HEAD' | 'GET',
-    budget: Budget,
-    route: Route,
-  ): Promise<void> {
+  async #confirm(target: Target, digest: string, headers: Readonly<Record<string, string>>, method: 'HEAD' | 'GET', budget: Budget, route: Route): Promise<void> {
     const url = manifestUrl(target, digest);
     await withRetries(
       async () => confirmDigest(await this.#transport.send({ method, url, headers, context: target }, budget), target, digest, method),
