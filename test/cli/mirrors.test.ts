@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
 import { closedHost } from '../support/ports.ts';
-import { fromTagpin, startRegistry } from '../support/registry.ts';
+import { startRegistry, tagpinUserAgent } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { lines, removeDir, runCli, tempDir, writeConfig } from '../support/cli.ts';
 
@@ -27,7 +27,7 @@ describe('tagpin resolve with mirrors', () => {
     await removeDir(pki.dir);
   });
 
-  const tagpinAsked = (registry: TestRegistry): number => fromTagpin(registry.manifestRequests()).length;
+  const tagpinAsked = (registry: TestRegistry): number => registry.manifestRequests({ userAgent: tagpinUserAgent }).length;
 
   test('--mirror HOST=URL answers from the pull-through cache; the upstream sees no manifest request from tagpin', async () => {
     const pushed = await upstream.push('cli/flag', 'v1', 'oci-index');

@@ -12,7 +12,7 @@ import { lookupKit, rejection, soon } from '../support/lookups.ts';
 import { createPki } from '../support/pki.ts';
 import type { Pki } from '../support/pki.ts';
 import { closedHost } from '../support/ports.ts';
-import { fromTagpin, startRegistry } from '../support/registry.ts';
+import { startRegistry, tagpinUserAgent } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { startSilentServer } from '../support/servers.ts';
 
@@ -55,7 +55,7 @@ after(async () => {
 
 /** Counts of tagpin's own manifest requests at `registry`, to compare before and after a lookup. */
 function tagpinAsked(registry: TestRegistry): number {
-  return fromTagpin(registry.manifestRequests()).length;
+  return registry.manifestRequests({ userAgent: tagpinUserAgent }).length;
 }
 
 /** An observer recording fallbacks and retries. */
@@ -105,7 +105,7 @@ describe('a lookup through a pull-through cache', () => {
     );
     assert.equal(resolved.digest, pushed);
     assert.equal(tagpinAsked(cache), before + 1, 'one HEAD, over plain HTTP, answered by the cache');
-    assert.equal(fromTagpin(cache.manifestRequests()).at(-1)?.status, 200);
+    assert.equal(cache.manifestRequests({ userAgent: tagpinUserAgent }).at(-1)?.status, 200);
   });
 
   it('contacts the mirrors of a registry in registries.allow although they are not listed', async () => {
@@ -130,7 +130,7 @@ describe('a lookup through a pull-through cache', () => {
   it('sends Docker Hub images to the docker.io mirror with their library/ path, never contacting Docker Hub', async () => {
     const pushed = await upstream.push('library/mirrortest', 'v1', 'oci-index');
     for (const key of ['docker.io', 'index.docker.io', 'registry-1.docker.io']) {
-      const before = fromTagpin(cache.manifestRequests()).length;
+      const before = cache.manifestRequests({ userAgent: tagpinUserAgent }).length;
       // Every name resolves to loopback, where nothing listens on 443: Docker Hub is out of reach whatever happens.
       const client = kit.client({
         mirrors: { [key]: [cache.baseUrl] },
@@ -139,7 +139,7 @@ describe('a lookup through a pull-through cache', () => {
       const resolved = await client.resolve(parseReference('mirrortest:v1'), { deadline: soon() });
       assert.equal(resolved.digest, pushed, `mirror keyed ${key}`);
       assert.equal(resolved.registry, 'docker.io');
-      const asked = fromTagpin(cache.manifestRequests()).slice(before);
+      const asked = cache.manifestRequests({ userAgent: tagpinUserAgent }).slice(before);
       assert.deepEqual(asked.map((r) => r.path), ['/v2/library/mirrortest/manifests/v1']);
     }
   });

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { createPki } from '../support/pki.ts';
 import { closedHost } from '../support/ports.ts';
 import { labelValues, sumSamples } from '../support/prometheus.ts';
-import { fromTagpin, startRegistry } from '../support/registry.ts';
+import { startRegistry, tagpinUserAgent } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { pod } from '../support/objects.ts';
 import { admissionReview, patchOf } from '../support/reviews.ts';
@@ -50,9 +50,9 @@ describe('tagpin serve with registries.mirrors', () => {
   it("pins with the upstream's digest answered by the cache, labelling metrics with the image's registry", async () => {
     const pushed = await upstream.push('served/web', 'v1', 'oci-index');
     const image = `${upstream.host}/served/web:v1`;
-    const before = fromTagpin(upstream.manifestRequests()).length;
+    const before = upstream.manifestRequests({ userAgent: tagpinUserAgent }).length;
     assert.equal(await pinned(image), `${image}@${pushed}`);
-    assert.equal(fromTagpin(upstream.manifestRequests()).length, before, 'the upstream was not asked by tagpin');
+    assert.equal(upstream.manifestRequests({ userAgent: tagpinUserAgent }).length, before, 'the upstream was not asked by tagpin');
     const registries = labelValues(await server.metrics(), 'tagpin_registry_requests_total', 'registry');
     assert.ok(registries.has(upstream.host));
     assert.ok(!registries.has(cache.host), 'the mirror is not a registry label');

@@ -31,8 +31,12 @@ export interface LoggedRequest {
   /** The request path without its query, e.g. "/v2/app/manifests/v1". */
   readonly path: string;
   readonly status: number;
-  /** The client's User-Agent: `tagpin` for tagpin's own requests; a pull-through cache's fetches carry Go's or Distribution's. */
-  readonly userAgent: string;
+}
+
+/** Which logged requests to keep. */
+export interface LogFilter {
+  /** Only those with this User-Agent: `tagpin` for tagpin's own (`tagpinUserAgent`); a pull-through cache's fetches from its upstream carry Go's. */
+  readonly userAgent?: string;
 }
 
 /** A manifest request from the registry's access log. */
@@ -65,9 +69,9 @@ export interface TestRegistry {
    * leaving out the harness's own `push` and `digest` calls (recognised by `harnessUserAgent`).
    * Complete for every response a client has already received.
    */
-  manifestRequests(): readonly ManifestRequest[];
+  manifestRequests(filter?: LogFilter): readonly ManifestRequest[];
   /** Every request the access log holds, any path (`/v2/` pings included), the harness's own left out. */
-  requests(): readonly LoggedRequest[];
+  requests(filter?: LogFilter): readonly LoggedRequest[];
   /**
    * The "http: TLS handshake error" lines of the registry's own log: connections that reached it and
    * broke off during the handshake (a client that refused the certificate, say), so no request was logged.
@@ -99,10 +103,8 @@ export interface RegistryOptions {
   readonly pullThrough?: TestRegistry;
 }
 
-/** The requests of `requests` that tagpin itself sent (`User-Agent: tagpin`), leaving out a pull-through cache's own fetches. */
-export function fromTagpin<T extends LoggedRequest>(requests: readonly T[]): readonly T[] {
-  return requests.filter((r) => r.userAgent === 'tagpin');
-}
+/** The User-Agent of tagpin's own requests (what src/registry/transport.ts sends). */
+export const tagpinUserAgent = 'tagpin';
 
 /** Manifest media types, by the content kind that produces them. */
 export const manifestMediaTypes = {
@@ -295,8 +297,8 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
         : { tokenRealm: issuer.realm, tokenService, refreshToken }),
       push: (repository, tag, kind) => pushContent(api, repository, tag, kind),
       digest: (repository, tag) => api.headDigest(repository, tag),
-      manifestRequests: () => parseAccessLog(readFileSync(accessLog, 'utf8')).filter((r) => manifestPath.test(r.path)),
-      requests: () => parseAccessLog(readFileSync(accessLog, 'utf8')),
+      manifestRequests: (filter = {}) => parseAccessLog(readFileSync(accessLog, 'utf8'), filter).filter((r) => manifestPath.test(r.path)),
+      requests: (filter = {}) => parseAccessLog(readFileSync(accessLog, 'utf8'), filter),
       handshakeErrors: () => readFileSync(appLog, 'utf8').split('\n').filter((line) => line.includes('http: TLS handshake error')),
       tokenRequests: () => issuer?.requests() ?? [],
       stop: () => (stopped ??= cleanup()),
@@ -408,15 +410,15 @@ function lastLines(text: string): string {
 const accessLine = /^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d{3}) \S+ "(?:[^"\\]|\\.)*" "((?:[^"\\]|\\.)*)"/;
 const manifestPath = /^\/v2\/.+\/manifests\/[^/]+$/;
 
-function parseAccessLog(text: string): LoggedRequest[] {
+function parseAccessLog(text: string, filter: LogFilter): LoggedRequest[] {
   const found: LoggedRequest[] = [];
   for (const line of text.split('\n')) {
     const match = accessLine.exec(line);
     if (match === null) continue;
     const [, method = '', uri = '', status = '0', userAgent = ''] = match;
     const path = uri.split('?')[0] ?? uri;
-    if (userAgent === harnessUserAgent) continue;
-    found.push({ method, path, status: Number(status), userAgent });
+    if (userAgent === harnessUserAgent || (filter.userAgent !== undefined && userAgent !== filter.userAgent)) continue;
+    found.push({ method, path, status: Number(status) });
   }
   return found;
 }
