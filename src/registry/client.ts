@@ -17,6 +17,8 @@ import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
 import type { Learned } from './fetch.ts';
 import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
+import { readProxySettings, summarizeProxies } from './proxy.ts';
+import type { ProxySummary } from './proxy.ts';
 import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
 import type { RetryPolicy } from './retry.ts';
 import { createTransport, firstHeader } from './transport.ts';
@@ -46,6 +48,8 @@ export class RegistryClient implements Resolver {
   readonly #isAllowed: ((hostPort: string) => boolean) | undefined;
   readonly #observer: RegistryClientOptions['observer'];
   readonly #trust: TrustHints;
+  /** The proxies requests go through, for the start-up log; undefined when none is configured. */
+  readonly proxy: ProxySummary | undefined;
 
   constructor(options: RegistryClientOptions = {}) {
     const cache = options.cache ?? DEFAULT_CACHE;
@@ -55,6 +59,8 @@ export class RegistryClient implements Resolver {
       }
     }
     this.#retry = retryPolicy(options.retry);
+    const proxy = readProxySettings(options.proxyEnv ?? {});
+    this.proxy = proxy === undefined ? undefined : summarizeProxies(proxy);
     this.#transport = createTransport({
       insecure: options.insecure ?? [],
       allow: options.allow ?? [],
@@ -64,6 +70,7 @@ export class RegistryClient implements Resolver {
       ca: options.ca,
       lookup: options.lookup,
       observer: options.observer,
+      proxy,
     });
     // The transport with retries, for single exchanges whose body the caller reads itself or not at all.
     this.#auth = new Negotiator(retryingSend(this.#transport.send, this.#retry, options.observer));
