@@ -103,6 +103,9 @@ function maskCredentials(value: string): string {
   return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, (_match, scheme: string | undefined) => `${scheme ?? ''}***@`);
 }
 
+/** How long a proxy may take to answer a CONNECT: undici's connect timeout, which direct connections have. */
+const CONNECT_ANSWER_MS = 10_000;
+
 /** The proxy a request takes, and the dispatcher that sends it there. */
 export interface ProxyRoute {
   readonly server: ProxyServer;
@@ -134,7 +137,14 @@ export function createProxyRouter(settings: ProxySettings, secureContext: Secure
       proxyTunnel: tunnel,
       ...(server.authorization === undefined ? {} : { token: server.authorization }),
       ...(tls === undefined ? {} : { requestTls: tls, proxyTls: tls }),
-      clientFactory: (origin, options) => new Pool(origin, { ...options, connect: markProxyConnection((options as { readonly connect: buildConnector.connector }).connect) }),
+      clientFactory: (origin, options) =>
+        new Pool(origin, {
+          ...options,
+          connect: markProxyConnection((options as { readonly connect: buildConnector.connector }).connect),
+          // A lookup that gives up does not cancel the CONNECT its pool asked for; this bounds how long
+          // a proxy that never answers holds the socket, as the connect timeout does for direct sockets.
+          headersTimeout: CONNECT_ANSWER_MS,
+        }),
     }),
   });
   const https = settings.https === undefined ? undefined : agentFor(settings.https, true);
@@ -183,13 +193,14 @@ const PROXY_CONNECT_PHRASES: Readonly<Record<string, string>> = {
   ENOTFOUND: 'its host name does not resolve',
   EAI_AGAIN: 'its host name does not resolve',
   EAI_NONAME: 'its host name does not resolve',
+  UND_ERR_HEADERS_TIMEOUT: `no answer to CONNECT within ${String(CONNECT_ANSWER_MS / 1000)} s`,
 };
 
 /**
  * The RegistryError for `error`, raised by an exchange with `target` through `server`, or a status the
  * proxy answered instead of the registry:
  * - the proxy cannot be reached, or its own TLS fails: `cannot connect to proxy HOST:PORT (HTTPS_PROXY): connection refused`;
- * - the proxy refused the request (403, 407, 5xx): `proxy HOST:PORT (HTTPS_PROXY) answered 407 … for TARGET`;
+ * - the proxy refused the request (403, 407, 5xx): `proxy HOST:PORT (HTTPS_PROXY) answered 407 … for TARGET; HINT`;
  * - anything else (a TLS error inside the tunnel, a reset): `failure` with the route appended.
  * The proxy's credentials never appear: it is named by host and port only.
  */
@@ -205,10 +216,10 @@ export function proxyFailure(error: unknown, failure: RegistryError, server: Pro
   }
   const code = codeInChain(error);
   const phrase = code === undefined ? undefined : PROXY_CONNECT_PHRASES[code];
-  const connection = findInChain(error, (e) => e instanceof ProxyConnectionError);
   if (phrase !== undefined) {
     return new RegistryError(RegistryErrorCode.network, `cannot connect to ${named}: ${phrase}`, fields);
   }
+  const connection = findInChain(error, (e) => e instanceof ProxyConnectionError);
   if (connection instanceof ProxyConnectionError) {
     const tls = server.origin.startsWith('https:');
     // Node appends "; if the root CA is installed locally, try … --use-system-ca", advice for Node users.
@@ -243,6 +254,7 @@ function statusHint(status: number, server: ProxyServer): string {
       : `; check the user and password in ${server.variable}`;
   }
   if (status === 403) return '; the proxy does not allow this destination (or add it to NO_PROXY to connect directly)';
+  if (status >= 500) return '; the proxy could not reach it';
   return '';
 }
 

@@ -80,6 +80,12 @@ describe('tagpin resolve through a proxy', () => {
     assert.equal(result.stderr, `tagpin: ${image}: cannot connect to proxy ${dead} (HTTPS_PROXY): connection refused (registry ${tls.host})\n`);
   });
 
+  test('--help names the proxy variables', async () => {
+    const result = await runCli(['resolve', '--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /Registry requests go through \$HTTPS_PROXY \(http:\/\/ registries: \$HTTP_PROXY\) when set, except for\nthe hosts in \$NO_PROXY\./);
+  });
+
   test('stops with a usage-level error for a proxy variable it cannot use', async () => {
     const result = await runCli(['resolve', `${tls.host}/demo/app:v1`], { env: { HTTPS_PROXY: 'socks5://user:hunter2@127.0.0.1:1080' } });
     assert.equal(result.code, 2);

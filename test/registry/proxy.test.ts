@@ -12,7 +12,8 @@ import type { Pki } from '../support/pki.ts';
 import { closedHost } from '../support/ports.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { keyringFor } from '../support/servers.ts';
+import { keyringFor, startSilentServer } from '../support/servers.ts';
+import { eventually } from '../support/wait.ts';
 
 let pki: Pki;
 let plain: TestRegistry;
@@ -250,6 +251,25 @@ describe('a proxy that refuses or cannot be reached', () => {
     assert.deepEqual(retries, [0, 0]);
   });
 
+  it('gives up on a proxy that never answers a CONNECT: at the deadline, or after 10 s with a longer one', async () => {
+    const silent = await startSilentServer();
+    try {
+      const image = parseReference(`${secure.host}/demo/app:v1`);
+      const options = { proxyEnv: { HTTPS_PROXY: `http://${silent.host}` } };
+      const [short, long] = await Promise.all([
+        rejection(kit.client(options).resolve(image, { deadline: soon(1000) })),
+        rejection(kit.client(options).resolve(image, { deadline: soon(25_000) })),
+      ]);
+      assert.equal(short.code, 'REGISTRY_TIMEOUT');
+      assert.equal(long.message, `cannot connect to proxy ${silent.host} (HTTPS_PROXY): no answer to CONNECT within 10 s`);
+      assert.equal(silent.asked(), 2);
+      // The short lookup's CONNECT outlives it (undici cannot cancel one) until the same 10 s answer timeout.
+      await eventually(() => silent.stillAsking() === 0, 'tagpin to close its CONNECTs to the silent proxy');
+    } finally {
+      await silent.close();
+    }
+  });
+
   it('leaves the registry name to the proxy: tagpin resolves nothing itself', async () => {
     const asked: string[] = [];
     const logged = await proxiedDuring(proxy, async () => {
@@ -264,7 +284,7 @@ describe('a proxy that refuses or cannot be reached', () => {
           })
           .resolve(parseReference('registry.invalid/demo/app:v1'), { deadline: soon() }),
       );
-      assert.match(error.message, new RegExp(`^proxy ${proxy.host} \\(HTTPS_PROXY\\) answered 5\\d\\d .* for registry\\.invalid:443$`));
+      assert.match(error.message, new RegExp(`^proxy ${proxy.host} \\(HTTPS_PROXY\\) answered 5\\d\\d .* for registry\\.invalid:443; the proxy could not reach it$`));
     });
     assert.deepEqual(asked, []);
     assert.deepEqual(logged, [{ method: 'CONNECT', target: 'registry.invalid:443' }]);
