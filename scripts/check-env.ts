@@ -5,6 +5,7 @@ const needs: ReadonlyArray<{ readonly command: string; readonly args: readonly s
   { command: 'docker-registry', args: ['--version'], install: 'apt-get install -y docker-registry' },
   { command: 'openssl', args: ['version'], install: 'apt-get install -y openssl' },
   { command: 'htpasswd', args: ['-h'], install: 'apt-get install -y apache2-utils' },
+  { command: 'tinyproxy', args: ['-v'], install: 'apt-get install -y tinyproxy' },
   { command: 'unzip', args: ['-v'], install: 'apt-get install -y unzip' },
 ];
 

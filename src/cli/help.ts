@@ -12,7 +12,9 @@ const COMMON_FLAGS = `Flags of every command:
   --docker-config FILE             docker config.json with registry credentials (default: registries.dockerConfig,
                                    else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, if it exists)
   --config FILE                    tagpin configuration (default: $TAGPIN_CONFIG, else built-in defaults)
-  -h, --help                       show this help`;
+  -h, --help                       show this help
+Registry requests go through $HTTPS_PROXY (http:// registries: $HTTP_PROXY) when set, except for
+the hosts in $NO_PROXY.`;
 
 const EXIT_CODES = `Exit codes: 0 ok; 1 policy violations (check) or unresolvable images (resolve, pin);
             2 usage, configuration or input error.`;

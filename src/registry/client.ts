@@ -18,6 +18,8 @@ import type { Learned } from './fetch.ts';
 import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
 import { Mirrors, credentialsAt } from './mirrors.ts';
+import { readProxySettings, summarizeProxies } from './proxy.ts';
+import type { ProxySummary } from './proxy.ts';
 import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
 import type { RetryPolicy } from './retry.ts';
 import { createTransport, firstHeader } from './transport.ts';
@@ -56,6 +58,8 @@ export class RegistryClient implements Resolver {
   readonly #isAllowed: ((hostPort: string) => boolean) | undefined;
   readonly #observer: RegistryClientOptions['observer'];
   readonly #trust: TrustHints;
+  /** The proxies requests go through, for the start-up log; undefined when none is configured. */
+  readonly proxy: ProxySummary | undefined;
 
   constructor(options: RegistryClientOptions = {}) {
     const cache = options.cache ?? DEFAULT_CACHE;
@@ -66,6 +70,8 @@ export class RegistryClient implements Resolver {
     }
     const retry = retryPolicy(options.retry);
     this.#mirrors = new Mirrors(options.mirrors ?? {}, cache);
+    const proxy = readProxySettings(options.proxyEnv ?? {});
+    this.proxy = proxy === undefined ? undefined : summarizeProxies(proxy);
     this.#transport = createTransport({
       insecure: options.insecure ?? [],
       allow: options.allow ?? [],
@@ -76,6 +82,7 @@ export class RegistryClient implements Resolver {
       ca: options.ca,
       lookup: options.lookup,
       observer: options.observer,
+      proxy,
     });
     // The transport with retries, for single exchanges whose body the caller reads itself or not at all.
     this.#direct = { auth: new Negotiator(retryingSend(this.#transport.send, retry, options.observer)), retry };

@@ -183,7 +183,8 @@ function hostOnly(hostPort: string): string {
   return splitHostPort(hostPort)?.host ?? hostPort;
 }
 
-function findInChain(error: unknown, test: (e: unknown) => boolean): unknown {
+/** The first error in `error`'s cause chain (itself included) that passes `test`. */
+export function findInChain(error: unknown, test: (e: unknown) => boolean): unknown {
   let current = error;
   for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth += 1) {
     if (test(current)) return current;
@@ -192,7 +193,8 @@ function findInChain(error: unknown, test: (e: unknown) => boolean): unknown {
   return undefined;
 }
 
-function codeInChain(error: unknown): string | undefined {
+/** The first `code` in `error`'s cause chain (undici's bare `UND_ERR` skipped). */
+export function codeInChain(error: unknown): string | undefined {
   const found = findInChain(error, (e) => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code !== 'UND_ERR');
   return found === undefined ? undefined : (found as { code: string }).code;
 }

@@ -7,21 +7,30 @@ import type { Keyring } from '../credentials/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { CLI_TRUST_HINTS, SERVER_TRUST_HINTS } from './address.ts';
 import { RegistryClient } from './client.ts';
+import type { ProxySummary } from './proxy.ts';
 import type { RegistryObserver, Resolver } from './types.ts';
 
 /** A registry client and the keyring of `registries.dockerConfig`. */
 export interface RegistryAccess {
   readonly resolver: Resolver;
   readonly keyring: Keyring;
+  /** The proxies of the environment, for the start-up log; undefined when requests go directly. */
+  readonly proxy: ProxySummary | undefined;
 }
 
 /**
- * Reads `registries.caFile` and `registries.dockerConfig` and builds the client.
- * @throws ConfigError naming the key and the file when one cannot be read or parsed
+ * Reads `registries.caFile` and `registries.dockerConfig`, and the proxy variables of `options.env`
+ * (default `process.env`), and builds the client.
+ * @throws ConfigError naming the key and the file when one cannot be read or parsed, or the variable
+ *   whose proxy URL is malformed
  */
 export async function openRegistryAccess(
   config: Pick<Config, 'registries' | 'cache'>,
-  options: { readonly observer?: RegistryObserver; readonly caller: 'server' | 'cli' },
+  options: {
+    readonly observer?: RegistryObserver;
+    readonly caller: 'server' | 'cli';
+    readonly env?: Readonly<Record<string, string | undefined>>;
+  },
 ): Promise<RegistryAccess> {
   const { observer, caller } = options;
   const { registries } = config;
@@ -37,10 +46,11 @@ export async function openRegistryAccess(
     unlistedReach: caller === 'cli' ? 'private' : 'public',
     trust: caller === 'cli' ? CLI_TRUST_HINTS : SERVER_TRUST_HINTS,
     cache: config.cache,
+    proxyEnv: options.env ?? process.env,
     ...(observer === undefined ? {} : { observer }),
     ...(ca === undefined ? {} : { ca }),
   });
-  return { resolver, keyring };
+  return { resolver, keyring, proxy: resolver.proxy };
 }
 
 async function loadKeyring(path: string | null): Promise<Keyring> {

@@ -11,10 +11,15 @@ import type { Resolve } from './guard.ts';
 import { compileHostGlobs } from './host-globs.ts';
 import { networkFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
+import { createProxyRouter, proxyFailure } from './proxy.ts';
+import type { ProxySettings } from './proxy.ts';
 import type { RegistryObserver } from './types.ts';
 
 /** Redirects followed per exchange before giving up. */
 const MAX_REDIRECTS = 5;
+
+/** How long an idle connection to a registry (or a proxy) stays open. */
+const KEEP_ALIVE_MS = 30_000;
 
 /** Identifies tagpin in registry access logs. */
 const USER_AGENT = 'tagpin';
@@ -76,6 +81,8 @@ export interface TransportOptions {
   readonly ca: string | undefined;
   readonly lookup: Resolve | undefined;
   readonly observer: RegistryObserver | undefined;
+  /** Proxies for requests NO_PROXY does not exempt; undefined: every request goes directly. */
+  readonly proxy: ProxySettings | undefined;
 }
 
 /** A keep-alive connection pool per origin plus the rules every exchange obeys. */
@@ -112,18 +119,21 @@ export function createTransport(options: TransportOptions): Transport {
   // same one, since an origin's listing never changes while the client lives.
   // One context for every connection: given `ca` instead, tls.connect parses all root certificates
   // again for each new connection (tens of ms of CPU each).
-  const tls = options.ca === undefined ? {} : { secureContext: createSecureContext({ ca: [...rootCertificates, options.ca] }) };
+  const secureContext = options.ca === undefined ? undefined : createSecureContext({ ca: [...rootCertificates, options.ca] });
+  const tls = secureContext === undefined ? {} : { secureContext };
   const connectors: Readonly<Record<Reach, buildConnector.connector>> = {
     public: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'public') }),
     private: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'private') }),
     any: buildConnector({ ...tls, lookup: createGuardedLookup(options.lookup, 'any') }),
   };
   const agent = new Agent({
-    keepAliveTimeout: 30_000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
     connect: (connectOptions, callback) => {
       connectors[reachOf(connectOptions)](connectOptions, callback);
     },
   });
+  // Through a proxy tagpin never resolves the registry's name, so only checkTarget's checks apply.
+  const proxies = options.proxy === undefined ? undefined : createProxyRouter(options.proxy, secureContext, KEEP_ALIVE_MS);
 
   const exchange = async (request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> => {
     const { url } = request;
@@ -132,8 +142,9 @@ export function createTransport(options: TransportOptions): Transport {
       options.observer?.onRequest?.({ registry: request.context.registry, method: request.method, status });
     };
     checkTarget(request, (u) => isInsecure(u.host) || mirrorOrigins.has(explicitOrigin(u)), reachOf(url), options.trust);
+    const route = proxies?.route(url);
     try {
-      const response = await agent.request({
+      const response = await (route?.dispatcher ?? agent).request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: request.method,
@@ -145,7 +156,8 @@ export function createTransport(options: TransportOptions): Transport {
       return { status: response.statusCode, url, headers: response.headers, body: response.body };
     } catch (error) {
       report(0);
-      throw networkFailure(error, url.host, request.context, options.trust);
+      const failure = networkFailure(error, url.host, request.context, options.trust);
+      throw route === undefined ? failure : proxyFailure(error, failure, route.server, url, request.context);
     }
   };
 
@@ -167,7 +179,13 @@ export function createTransport(options: TransportOptions): Transport {
     }
   };
 
-  return { send, isInsecure, close: () => agent.close() };
+  return {
+    send,
+    isInsecure,
+    close: async () => {
+      await Promise.all([agent.close(), proxies?.close()]);
+    },
+  };
 }
 
 /** The request to send after a redirect: Authorization never crosses to another origin. */

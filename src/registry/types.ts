@@ -72,6 +72,12 @@ export interface RegistryClientOptions {
    * @default { retries: 2, baseDelayMs: 100, maxDelayMs: 1000 }
    */
   readonly retry?: { readonly retries?: number; readonly baseDelayMs?: number; readonly maxDelayMs?: number };
+  /**
+   * Environment whose HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or their lower-case forms) send requests
+   * through a proxy, read once here. The CLI and the server pass `process.env`.
+   * @default {} (every request goes directly)
+   */
+  readonly proxyEnv?: Readonly<Record<string, string | undefined>>;
   /** DNS lookup used for connections (tests map names to addresses with it). @default node:dns lookup */
   readonly lookup?: (hostname: string) => Promise<readonly LookupAddress[]>;
 }

@@ -34,7 +34,8 @@ export async function serve(config: Config): Promise<void> {
   if (files === undefined) {
     log.warn('server.tlsCert and server.tlsKey are not set: serving a generated self-signed certificate for localhost (not for a cluster)');
   }
-  const { resolver, keyring } = await openRegistryAccess(config, { observer: metrics.registryObserver, caller: 'server' });
+  const { resolver, keyring, proxy } = await openRegistryAccess(config, { observer: metrics.registryObserver, caller: 'server' });
+  if (proxy !== undefined) log.info({ proxy }, 'registry and token requests go through a proxy');
   const credentials = await createCredentialSource(log, metrics);
 
   const deps: AdmissionDeps = {

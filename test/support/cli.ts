@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PROXY_VARIABLES } from './http-proxy.ts';
 import { mainScript, repoRoot } from './paths.ts';
 
 /** Where the manifest fixtures live. */
@@ -28,9 +29,14 @@ export interface RunOptions {
 
 const RUN_TIMEOUT_MS = 60_000;
 
-/** Runs `tagpin ARGS…` and collects its exit code and output; never inherits $TAGPIN_CONFIG or $TAGPIN_DEBUG. */
+/**
+ * Runs `tagpin ARGS…` and collects its exit code and output; never inherits $TAGPIN_CONFIG, $TAGPIN_DEBUG
+ * or the proxy variables (`options.env` may set them).
+ */
 export async function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env, TAGPIN_CONFIG: undefined, TAGPIN_DEBUG: undefined, ...options.env };
+  const env: Record<string, string | undefined> = { ...process.env, TAGPIN_CONFIG: undefined, TAGPIN_DEBUG: undefined };
+  for (const name of PROXY_VARIABLES) env[name] = undefined;
+  Object.assign(env, options.env);
   const [program, ...prefix] = options.command ?? [process.execPath, mainScript];
   if (program === undefined) throw new Error('runCli needs a program');
   const child = spawn(program, [...prefix, ...args], { cwd: options.cwd ?? repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dirs = new Set<string>();
 const children = new Set<ChildProcess>();
@@ -76,4 +77,18 @@ export function killOnExit(child: ChildProcess): void {
     children.delete(child);
     tellWatchdog(`-pid ${String(pid)}`);
   });
+}
+
+/** Stops `child`: SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves once it has exited. */
+export async function terminate(child: ChildProcess, graceMs = 2_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    resolve();
+  }));
+  child.kill('SIGTERM');
+  const graceful = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!graceful) {
+    child.kill('SIGKILL');
+    await exited;
+  }
 }

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
-import { killOnExit, releaseDir, removeOnExit } from './exit-cleanup.ts';
+import { killOnExit, releaseDir, removeOnExit, terminate } from './exit-cleanup.ts';
 import { createPki } from './pki.ts';
 import type { Pki } from './pki.ts';
 import { freePort } from './ports.ts';
@@ -135,7 +135,6 @@ const binary = 'docker-registry';
 const installHint = 'install CNCF Distribution: `apt-get update && apt-get install -y docker-registry` (or bash .ci/run)';
 const startAttempts = 5;
 const readyTimeoutMs = 10_000;
-const stopGraceMs = 2_000;
 
 /** Fails with a clear message (how to install) when docker-registry is missing. */
 export function requireRegistryBinary(): void {
@@ -374,18 +373,6 @@ async function launch(
   return { kind: 'failed', detail: `/v2/ did not answer within ${String(readyTimeoutMs)} ms; log: ${lastLines(await readFile(appLog, 'utf8'))}` };
 }
 
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    resolve();
-  }));
-  child.kill('SIGTERM');
-  const graceful = await Promise.race([exited.then(() => true), sleep(stopGraceMs).then(() => false)]);
-  if (!graceful) {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 
 /** Distribution's `proxy` section: the upstream's URL and the credentials that may pull everything from it. */

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { killOnExit, releaseDir, removeOnExit } from './exit-cleanup.ts';
+import { PROXY_VARIABLES } from './http-proxy.ts';
 import { repoRoot } from './paths.ts';
 import { freePort } from './ports.ts';
 import type { AdmissionAnswer } from './reviews.ts';
@@ -30,7 +31,10 @@ export interface HttpAnswer {
 export interface ServeOptions {
   /** Configuration, written as the YAML file given to `--config`; `server.metricsPort`, and `server.port` unless given, are free ports. */
   readonly config?: Readonly<Record<string, unknown>>;
-  /** Extra environment (e.g. KUBECONFIG). KUBECONFIG and KUBERNETES_SERVICE_HOST are cleared unless given here. */
+  /**
+   * Extra environment (e.g. KUBECONFIG). KUBECONFIG, KUBERNETES_SERVICE_HOST and the proxy variables
+   * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, lower case too) are cleared unless given here.
+   */
   readonly env?: Readonly<Record<string, string>>;
   /** PEM of the CA that signed `server.tlsCert`; without it the client accepts any certificate (the self-signed one). */
   readonly ca?: string;
@@ -97,9 +101,10 @@ async function startOnce(options: ServeOptions): Promise<TagpinServer> {
   const config = { ...given, server: { ...server, port: server['port'] ?? (await freePort()), metricsPort: await freePort() } };
   await writeFile(configFile, stringify(config));
 
+  const cleared = new Set<string>(['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'TAGPIN_CONFIG', ...PROXY_VARIABLES]);
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && key !== 'KUBECONFIG' && key !== 'KUBERNETES_SERVICE_HOST' && key !== 'TAGPIN_CONFIG') env[key] = value;
+    if (value !== undefined && !cleared.has(key)) env[key] = value;
   }
   Object.assign(env, options.env ?? {});
   const child = spawn(process.execPath, ['src/main.ts', 'serve', '--config', configFile], {
