@@ -11,7 +11,8 @@ import type { TrustHints } from './address.ts';
 import { compileHostGlobs } from './host-globs.ts';
 import { Negotiator } from './auth.ts';
 import type { Target } from './auth.ts';
-import { isTransientFailure, statusFailure } from './failure.ts';
+import { checkingScheme, explainStatus } from './diagnose.ts';
+import { isTransientFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
 import type { Learned } from './fetch.ts';
@@ -19,7 +20,7 @@ import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
 import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
 import type { RetryPolicy } from './retry.ts';
-import { createTransport, firstHeader } from './transport.ts';
+import { createTransport } from './transport.ts';
 import type { Budget, Transport } from './transport.ts';
 import type { LookupOptions, RegistryClientOptions, ResolvedImage, Resolver } from './types.ts';
 
@@ -65,8 +66,10 @@ export class RegistryClient implements Resolver {
       lookup: options.lookup,
       observer: options.observer,
     });
-    // The transport with retries, for single exchanges whose body the caller reads itself or not at all.
-    this.#auth = new Negotiator(retryingSend(this.#transport.send, this.#retry, options.observer));
+    // The transport with retries, for single exchanges whose body the caller reads itself or not at all;
+    // a host listed as plain HTTP that speaks HTTPS is told apart once those retries are spent.
+    const send = retryingSend(this.#transport.send, this.#retry, options.observer);
+    this.#auth = new Negotiator(checkingScheme(send, this.#transport.send, options.trust ?? SERVER_TRUST_HINTS));
     this.#cache = new TtlCache(cache.ttlSeconds * 1000, cache.maxEntries);
     this.#failures = new TtlCache(Math.min(NEGATIVE_TTL_MS, cache.ttlSeconds * 1000), cache.maxEntries);
     this.#isAllowed = (options.allow ?? []).length > 0 ? compileHostGlobs(options.allow ?? []) : undefined;
@@ -178,7 +181,8 @@ export class RegistryClient implements Resolver {
     if (status === 200) {
       learned = learnFromHeaders(head.response, target, head.fingerprint);
     } else if (status !== 405 && status !== 501) {
-      throw statusFailure(status, answeredBy.host, target, firstHeader(headers['retry-after']));
+      const inquiry = { target, authorization: head.authorization, send: this.#transport.send, budget };
+      throw await explainStatus({ status, headers, url: answeredBy }, inquiry);
     }
 
     if (learned === undefined) {
