@@ -67,6 +67,7 @@ export const RegistryErrorCode = {
   timeout: 'REGISTRY_TIMEOUT',
   network: 'REGISTRY_NETWORK',
   tls: 'REGISTRY_TLS',
+  notARegistry: 'REGISTRY_NOT_A_REGISTRY',
   forbiddenAddress: 'REGISTRY_FORBIDDEN_ADDRESS',
   plainHttpRefused: 'REGISTRY_PLAIN_HTTP_REFUSED',
   notAllowed: 'REGISTRY_NOT_ALLOWED',

@@ -120,12 +120,18 @@ export function describeAddressClass(addressClass: Exclude<AddressClass, 'public
   return addressClass === 'forbidden' ? 'a link-local or cloud metadata address' : 'a loopback or private address';
 }
 
-/** What a refusal tells the user to do, per address class, in the words of the caller (a flag, a config key). */
+/** What a refusal or a TLS failure tells the user to do, in the words of the caller (a flag, a config key). */
 export interface TrustHints {
   readonly private: string;
   readonly forbidden: string;
   /** The allow list, named for a registry it leaves out. */
   readonly allowList: string;
+  /** How to reach `registry` (as the image names it) over plain HTTP; follows "HOST speaks plain HTTP; ". */
+  readonly plainHttp: (registry: string) => string;
+  /** How to stop reaching `registry` over plain HTTP; follows "HOST speaks HTTPS; ". */
+  readonly noPlainHttp: (registry: string) => string;
+  /** How to trust the CA of a registry whose certificate is not trusted. */
+  readonly trustCa: string;
 }
 
 /** The server's words: config keys and the chart values that set them. */
@@ -134,6 +140,9 @@ export const SERVER_TRUST_HINTS: TrustHints = {
   forbidden:
     'list it in registries.allow (chart value config.registries.allow; tagpin then contacts only the listed registries) to trust it',
   allowList: 'registries.allow (chart value config.registries.allow)',
+  plainHttp: () => 'list it in registries.insecure (chart value config.registries.insecure)',
+  noPlainHttp: () => 'remove it from registries.insecure (chart value config.registries.insecure)',
+  trustCa: 'trust its CA with registries.caFile (chart value config.registries.caFile)',
 };
 
 /** The CLI's words: its user names the registries, so private addresses are open and flags are named. */
@@ -141,6 +150,9 @@ export const CLI_TRUST_HINTS: TrustHints = {
   private: 'pass --insecure-registry HOST or list it in registries.privateHosts to trust it',
   forbidden: 'pass --allow-registry HOST (this run then contacts only the listed registries) to trust it',
   allowList: 'registries.allow or --allow-registry',
+  plainHttp: (registry) => `add --insecure-registry ${registry}`,
+  noPlainHttp: () => 'remove it from --insecure-registry and registries.insecure',
+  trustCa: 'trust its CA with --ca-file FILE or registries.caFile',
 };
 
 /** The hint for `addressClass`. */

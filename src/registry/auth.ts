@@ -3,6 +3,9 @@ import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { Credential } from '../credentials/index.ts';
 import { pickChallenge } from './challenge.ts';
 import type { AuthChallenge } from './challenge.ts';
+import { readErrorBody } from './diagnose.ts';
+import { quoteSaid } from './error-body.ts';
+import type { RegistrySaid } from './error-body.ts';
 import { describeStatus } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { fingerprint } from './fingerprint.ts';
@@ -38,6 +41,12 @@ export function manifestUrl(target: Target, reference: string): URL {
   const url = new URL(`${target.apiRoot}/${target.repository}/manifests/${reference}`, target.origin);
   if (target.namespace !== undefined) url.searchParams.set('ns', target.namespace);
   return url;
+}
+
+/** The last refusal in a negotiation: the Authorization it answered, and the registry's error when its body held one. */
+interface Refusal {
+  readonly authorization: string | undefined;
+  readonly said: RegistrySaid | undefined;
 }
 
 /** The response that got past auth, with the Authorization that did it and whose credential it was. */
@@ -111,6 +120,7 @@ export class Negotiator {
     const attempts: readonly (Credential | undefined)[] = skipAnonymous ? credentials : [undefined, ...credentials];
     const rejected: string[] = [];
     let lastStatus = 401;
+    let last: Refusal = { authorization: undefined, said: undefined };
     let sawChallenge = challenge !== undefined;
 
     for (const credential of attempts) {
@@ -144,13 +154,33 @@ export class Negotiator {
         }
         // Remembered before anyone waiting resumes.
         answered();
-        await response.body.dump();
+        let said: RegistrySaid | undefined;
+        if (method === 'GET') said = await readErrorBody(response);
+        else await response.body.dump();
+        last = { authorization, said };
         if (isNew) continue;
         break;
       }
       if (credential !== undefined) rejected.push(credential.source);
     }
-    throw unauthorized(target, credentials, rejected, lastStatus, sawChallenge);
+    // A 403 to a HEAD has no body, and the registry's reason (an expired token, a missing permission) is
+    // what tells the user what to fix: one GET, only now that the lookup has failed, reads it.
+    const said = lastStatus === 403 && method === 'HEAD' ? await this.#reason(target, url, last.authorization, budget) : last.said;
+    throw unauthorized(target, credentials, rejected, lastStatus, sawChallenge, { ...last, said });
+  }
+
+  /** The registry's error for a GET of `url` with `authorization`, or undefined when it gives none. */
+  async #reason(target: Target, url: URL, authorization: string | undefined, budget: Budget): Promise<RegistrySaid | undefined> {
+    const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
+    if (authorization !== undefined) headers['authorization'] = authorization;
+    try {
+      const response = await this.#send({ method: 'GET', url, headers, context: target }, budget);
+      if (response.status === 401 || response.status === 403) return await readErrorBody(response);
+      await response.body.dump();
+    } catch {
+      // The refusal stands as it came.
+    }
+    return undefined;
   }
 
   /** The Authorization header for `credential` under `challenge`; undefined when it has none to offer. */
@@ -224,24 +254,29 @@ function unauthorized(
   rejected: readonly string[],
   status: number,
   sawChallenge: boolean,
+  last: Refusal,
 ): RegistryError {
   const fields = { image: target.image, registry: target.registry, status };
-  const code = status === 403 ? RegistryErrorCode.denied : RegistryErrorCode.unauthorized;
+  const { said } = last;
+  // The registry's code decides before the status: some answer 401 DENIED, others 403 UNAUTHORIZED.
+  const denied = said?.code === 'DENIED' || (said?.code !== 'UNAUTHORIZED' && status === 403);
+  const code = denied ? RegistryErrorCode.denied : RegistryErrorCode.unauthorized;
+  const prefix = denied ? 'denied' : 'unauthorized';
+  const words = said === undefined ? '' : ` (${quoteSaid(said, last.authorization === undefined ? [] : [last.authorization])})`;
   if (!sawChallenge) {
     return new RegistryError(
       code,
-      `unauthorized: ${target.registry} answered ${describeStatus(status)} without a Basic or Bearer challenge`,
+      `${prefix}: ${target.registry} answered ${describeStatus(status)} without a Basic or Bearer challenge${words}`,
       fields,
     );
   }
   if (credentials.length === 0) {
-    return new RegistryError(code, `unauthorized: no credentials matched ${target.registry}`, fields);
+    return new RegistryError(code, `${prefix}: no credentials matched ${target.registry}${words}`, fields);
   }
   const sources = [...new Set(rejected.length > 0 ? rejected : credentials.map((c) => c.source))];
   return new RegistryError(
     code,
-    `unauthorized: credentials from ${sources.join(', ')} were rejected by ${target.registry}`,
+    `${prefix}: credentials from ${sources.join(', ')} were rejected by ${target.registry}${words}`,
     fields,
   );
 }
-

@@ -11,6 +11,7 @@ import type { TrustHints } from './address.ts';
 import { compileHostGlobs } from './host-globs.ts';
 import { Negotiator, manifestUrl } from './auth.ts';
 import type { Target } from './auth.ts';
+import { checkingScheme, explainStatus } from './diagnose.ts';
 import { isTransientFailure, statusFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
@@ -84,9 +85,12 @@ export class RegistryClient implements Resolver {
       observer: options.observer,
       proxy,
     });
-    // The transport with retries, for single exchanges whose body the caller reads itself or not at all.
-    this.#direct = { auth: new Negotiator(retryingSend(this.#transport.send, retry, options.observer)), retry };
-    this.#viaMirror = { auth: new Negotiator(this.#transport.send), retry: retryPolicy({ retries: 0 }) };
+    // The transport with retries, for single exchanges whose body the caller reads itself or not at all;
+    // a host listed as plain HTTP that speaks HTTPS is told apart once those retries are spent.
+    const trust = options.trust ?? SERVER_TRUST_HINTS;
+    const send = retryingSend(this.#transport.send, retry, options.observer);
+    this.#direct = { auth: new Negotiator(checkingScheme(send, this.#transport.send, trust)), retry };
+    this.#viaMirror = { auth: new Negotiator(checkingScheme(this.#transport.send, this.#transport.send, trust)), retry: retryPolicy({ retries: 0 }) };
     this.#cache = new TtlCache(cache.ttlSeconds * 1000, cache.maxEntries);
     this.#failures = new TtlCache(Math.min(NEGATIVE_TTL_MS, cache.ttlSeconds * 1000), cache.maxEntries);
     this.#isAllowed = (options.allow ?? []).length > 0 ? compileHostGlobs(options.allow ?? []) : undefined;
@@ -213,7 +217,10 @@ export class RegistryClient implements Resolver {
     if (status === 200) {
       learned = learnFromHeaders(head.response, target, head.fingerprint);
     } else if (status !== 405 && status !== 501) {
-      throw statusFailure(status, answeredBy.host, target, firstHeader(headers['retry-after']));
+      // A mirror's failure is not explained further: the lookup falls back to the registry, which is.
+      if (route === this.#viaMirror) throw statusFailure(status, answeredBy.host, target, firstHeader(headers['retry-after']));
+      const inquiry = { target, authorization: head.authorization, send: this.#transport.send, budget };
+      throw await explainStatus({ status, headers, url: answeredBy }, inquiry);
     }
 
     if (learned === undefined) {

@@ -4,7 +4,11 @@ import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { splitHostPort } from '../reference/index.ts';
 import { describeAddressClass, howToTrust } from './address.ts';
 import type { TrustHints } from './address.ts';
+import { codeInChain, findInChain, messageOf } from './cause.ts';
+import { quoteSaid } from './error-body.ts';
+import type { RegistrySaid } from './error-body.ts';
 import { ForbiddenAddressError } from './guard.ts';
+import { describeTlsFailure } from './tls-failure.ts';
 
 /** The image and registry a failure is about, carried into every error. */
 export interface FailureContext {
@@ -13,20 +17,6 @@ export interface FailureContext {
   /** Normalized registry (`docker.io`, `127.0.0.1:5000`). */
   readonly registry: string;
 }
-
-/** Certificate verification failures: the fix is to trust the CA, so the message says how. */
-const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 const CONNECT_CODES: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
@@ -117,21 +107,9 @@ export function networkFailure(error: unknown, host: string, context: FailureCon
     );
   }
 
+  const tls = describeTlsFailure(error, host, context.registry, trust);
+  if (tls !== undefined) return new RegistryError(RegistryErrorCode.tls, tls, fields);
   const code = codeInChain(error);
-  if (code !== undefined && CERTIFICATE_CODES.has(code)) {
-    return new RegistryError(
-      RegistryErrorCode.tls,
-      `TLS error talking to ${host}: certificate not trusted (${messageOf(error, code)}); trust its CA with --ca-file or registries.caFile`,
-      fields,
-    );
-  }
-  if (code !== undefined && (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO')) {
-    return new RegistryError(
-      RegistryErrorCode.tls,
-      `TLS error talking to ${host}: ${messageOf(error, code)} (is it plain HTTP? list it in registries.insecure)`,
-      fields,
-    );
-  }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_NODATA') {
     return new RegistryError(RegistryErrorCode.network, `cannot resolve host ${hostOnly(host)}`, fields);
   }
@@ -142,31 +120,54 @@ export function networkFailure(error: unknown, host: string, context: FailureCon
   return new RegistryError(RegistryErrorCode.network, `cannot talk to ${host}: ${messageOf(error, code)}`, fields);
 }
 
-/** The error for a registry response status that ends the lookup (404, 429, 5xx, anything unexpected). */
+/** Where a lookup goes, for the messages that name the tag or the repository. */
+export type LookupContext = FailureContext & { readonly repository: string; readonly tag: string };
+
+/** What a lookup found missing: the tag in its repository, or the repository itself. */
+export type Missing = 'tag' | 'repository';
+
+/** `tag 1.0 not found in HOST/demo/app`, `repository demo/nope not found in HOST`; ` (CODE: message)` may follow. */
+export function notFoundFailure(context: LookupContext, missing: Missing, status: number, words = ''): RegistryError {
+  const message =
+    missing === 'repository'
+      ? `repository ${context.repository} not found in ${context.registry}`
+      : `tag ${context.tag} not found in ${context.registry}/${context.repository}`;
+  return new RegistryError(RegistryErrorCode.notFound, `${message}${words}`, { image: context.image, registry: context.registry, status });
+}
+
+/**
+ * The error for a registry response status that ends the lookup (404, 429, 5xx, anything unexpected).
+ * `said`, the registry's error body when one came, decides before the status does: NAME_UNKNOWN is a
+ * missing repository, MANIFEST_UNKNOWN a missing tag, DENIED, UNAUTHORIZED and TOOMANYREQUESTS are
+ * named with the registry's message.
+ */
 export function statusFailure(
   status: number,
   host: string,
-  context: FailureContext & { readonly repository: string; readonly tag: string },
+  context: LookupContext,
   retryAfter: string | undefined,
+  said?: RegistrySaid,
 ): RegistryError {
   const fields = { image: context.image, registry: context.registry, status };
-  if (status === 404) {
-    return new RegistryError(
-      RegistryErrorCode.notFound,
-      `tag ${context.tag} not found in ${context.registry}/${context.repository}`,
-      fields,
-    );
+  const code = said?.code;
+  if (code === 'NAME_UNKNOWN') return notFoundFailure(context, 'repository', status);
+  if (code === 'MANIFEST_UNKNOWN') return notFoundFailure(context, 'tag', status);
+  const words = said === undefined ? '' : ` (${quoteSaid(said)})`;
+  if (code === 'DENIED') return new RegistryError(RegistryErrorCode.denied, `denied: ${host} answered ${describeStatus(status)}${words}`, fields);
+  if (code === 'UNAUTHORIZED') {
+    return new RegistryError(RegistryErrorCode.unauthorized, `unauthorized: ${host} answered ${describeStatus(status)}${words}`, fields);
   }
-  if (status === 429) {
+  if (status === 429 || code === 'TOOMANYREQUESTS') {
     const seconds = parseRetryAfter(retryAfter);
     const wait = seconds === undefined ? '' : `, retry after ${seconds} s`;
-    return new RegistryError(RegistryErrorCode.rateLimited, `rate limited by ${host}${wait}`, {
+    return new RegistryError(RegistryErrorCode.rateLimited, `rate limited by ${host}${words}${wait}`, {
       ...fields,
       ...(seconds === undefined ? {} : { retryAfterSeconds: seconds }),
     });
   }
-  const code = status >= 500 ? RegistryErrorCode.unavailable : RegistryErrorCode.badResponse;
-  return new RegistryError(code, `registry ${host} answered ${describeStatus(status)}`, fields);
+  if (status === 404) return notFoundFailure(context, 'tag', status, words);
+  const failure = status >= 500 ? RegistryErrorCode.unavailable : RegistryErrorCode.badResponse;
+  return new RegistryError(failure, `registry ${host} answered ${describeStatus(status)}${words}`, fields);
 }
 
 /** Seconds from a Retry-After header (delta-seconds or an HTTP date); undefined when absent or unreadable. */
@@ -181,26 +182,4 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 
 function hostOnly(hostPort: string): string {
   return splitHostPort(hostPort)?.host ?? hostPort;
-}
-
-/** The first error in `error`'s cause chain (itself included) that passes `test`. */
-export function findInChain(error: unknown, test: (e: unknown) => boolean): unknown {
-  let current = error;
-  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth += 1) {
-    if (test(current)) return current;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** The first `code` in `error`'s cause chain (undici's bare `UND_ERR` skipped). */
-export function codeInChain(error: unknown): string | undefined {
-  const found = findInChain(error, (e) => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code !== 'UND_ERR');
-  return found === undefined ? undefined : (found as { code: string }).code;
-}
-
-function messageOf(error: unknown, code: string | undefined): string {
-  const found = findInChain(error, (e) => code !== undefined && (e as { code?: unknown }).code === code) ?? error;
-  const message = found instanceof Error ? found.message : String(found);
-  return message.split('\n', 1)[0] ?? message;
 }

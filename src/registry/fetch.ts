@@ -2,6 +2,7 @@
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { isValidDigest } from '../reference/index.ts';
 import type { Target } from './auth.ts';
+import { isWebPage, notARegistry, readErrorBody } from './diagnose.ts';
 import { bodyFailure, statusFailure } from './failure.ts';
 import { MAX_MANIFEST_BYTES, checkManifestBody, digestOf, isManifestProblem, isSchema1, mediaTypeOf } from './manifest.ts';
 import type { ManifestProblem } from './manifest.ts';
@@ -35,8 +36,11 @@ export async function learnFromBody(
   scope: string,
 ): Promise<{ readonly learned: Learned; readonly vouched: boolean }> {
   if (response.status !== 200) {
-    await response.body.dump();
-    throw statusFailure(response.status, response.url.host, target, firstHeader(response.headers['retry-after']));
+    // The body is at hand: the registry's error names the cause, and a web page in its place says the
+    // host is not a registry.
+    const said = await readErrorBody(response);
+    if (response.status === 404 && isWebPage(response, said)) throw notARegistry(response, target);
+    throw statusFailure(response.status, response.url.host, target, firstHeader(response.headers['retry-after']), said);
   }
   const tooLarge = (): RegistryError =>
     new RegistryError(
@@ -56,6 +60,8 @@ export async function learnFromBody(
   });
   if (bytes === undefined) throw tooLarge();
   const checked = checkManifestBody(bytes, contentType, expected);
+  // A web page where a manifest should be: not a registry at all.
+  if (isManifestProblem(checked) && checked.kind === 'malformed' && isWebPage(response)) throw notARegistry(response, target);
   if (isManifestProblem(checked)) throw manifestProblem(checked, response, target);
   return { learned: { ...checked, fingerprint: scope }, vouched: expected !== undefined };
 }

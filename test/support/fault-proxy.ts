@@ -1,13 +1,9 @@
 // A fault-injecting HTTP(S) proxy between tagpin and the real registry, recording every exchange and how it ended.
 import { createHash, randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { access, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import type { Pki } from './pki.ts';
 import { listen } from './ports.ts';
@@ -380,26 +376,7 @@ function trickle(res: ServerResponse, answer: Upstream, bytesPerSecond: number):
   });
 }
 
-const run = promisify(execFile);
-
 /** A leaf from `pki`'s CA whose only name is `wrong-name.invalid`: trusted, but for another host. */
 async function issueForOtherName(pki: Pki): Promise<{ readonly keyPem: string; readonly certPem: string }> {
-  // pki.issue always adds localhost and 127.0.0.1, which is exactly what this certificate must lack.
-  const caKey = join(pki.dir, 'ca.key');
-  try {
-    await access(caKey);
-  } catch {
-    throw new Error(`the test CA key is not at ${caKey}; cannot issue a wrong-name certificate`);
-  }
-  const name = `wrong-name-${randomBytes(4).toString('hex')}`;
-  const keyFile = join(pki.dir, `${name}.key`);
-  const csrFile = join(pki.dir, `${name}.csr`);
-  const certFile = join(pki.dir, `${name}.crt`);
-  const extFile = join(pki.dir, `${name}.ext`);
-  await writeFile(extFile, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:wrong-name.invalid\n');
-  const openssl = (args: readonly string[]): Promise<unknown> => run('openssl', [...args], { timeout: 10_000 });
-  await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csrFile, '-subj', '/CN=wrong-name.invalid']);
-  await openssl(['x509', '-req', '-in', csrFile, '-CA', pki.caFile, '-CAkey', caKey, '-days', '2', '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', extFile, '-out', certFile]);
-  const [keyPem, certPem] = await Promise.all([readFile(keyFile, 'utf8'), readFile(certFile, 'utf8')]);
-  return { keyPem, certPem };
+  return pki.issue(`wrong-name-${randomBytes(4).toString('hex')}`, ['wrong-name.invalid'], undefined, { onlySans: true });
 }

@@ -5,7 +5,7 @@ import { RegistryError } from '../../src/errors/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 import type { RegistryClientOptions, Resolver } from '../../src/registry/index.ts';
 import { startServer } from './servers.ts';
-import type { LocalServer } from './servers.ts';
+import type { LocalServer, ServerOptions } from './servers.ts';
 
 /** A lookup deadline `ms` from now. */
 export function soon(ms = 8000): number {
@@ -27,8 +27,8 @@ export async function rejection(promise: Promise<unknown>): Promise<RegistryErro
 export interface LookupKit {
   /** A registry client with the suite's defaults, then `options`. */
   client(options?: RegistryClientOptions): Resolver;
-  /** A node:http server on 127.0.0.1 (see `startServer`). */
-  server(handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<LocalServer>;
+  /** A node:http (or, given `options.tls`, node:https) server on 127.0.0.1 (see `startServer`). */
+  server(handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>, options?: ServerOptions): Promise<LocalServer>;
   /** Registers anything else to close with the rest. */
   onClose(close: () => Promise<void>): void;
   /** Closes everything opened so far; call it in `after()`. */
@@ -44,8 +44,8 @@ export function lookupKit(defaults: () => RegistryClientOptions = () => ({})): L
       closers.push(() => made.close());
       return made;
     },
-    async server(handle) {
-      const started = await startServer(handle);
+    async server(handle, options) {
+      const started = await startServer(handle, options);
       closers.push(() => started.close());
       return started;
     },

@@ -1,5 +1,6 @@
-// Small local servers for registry tests (rewriting proxies, stalls, hostile stand-ins, one that never answers) and a one-host keyring.
+// Small local servers for registry tests (HTTP or HTTPS, rewriting proxies, stalls, hostile stand-ins, one that never answers) and a one-host keyring.
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { Socket } from 'node:net';
@@ -15,15 +16,27 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-/** Starts a node:http server on a free loopback port; every request is recorded before `handle` runs. */
-export async function startServer(handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<LocalServer> {
+/** Options of `startServer`. */
+export interface ServerOptions {
+  /** Serve HTTPS with this certificate (from test/support/pki.ts) instead of plain HTTP. @default plain HTTP */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string };
+}
+
+/** Starts a node:http (or node:https) server on a free loopback port; every request is recorded before `handle` runs. */
+export async function startServer(
+  handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
+  options: ServerOptions = {},
+): Promise<LocalServer> {
   const seen: LocalServer['seen'] = [];
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
     Promise.resolve(handle(req, res)).catch(() => {
       res.destroy();
     });
-  });
+  };
+  const server = options.tls === undefined ? createServer(listener) : createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, listener);
+  // Clients that refuse the certificate, or speak plain HTTP to it, are what some tests are about.
+  server.on('tlsClientError', () => undefined);
   const { port } = await listen(server);
   return {
     host: `127.0.0.1:${String(port)}`,
