@@ -257,7 +257,7 @@ describe('falling back to the next endpoint', () => {
     assert.match(
       error.message,
       new RegExp(
-        `^tag v1 not found in ${upstream.host}/fallback/nowhere \\(mirrors tried first: ${down} failed: cannot connect to [^;]+: connection refused; ${empty.baseUrl} answered 404 Not Found\\)$`,
+        `^repository fallback/nowhere not found in ${upstream.host} \\(mirrors tried first: ${down} failed: cannot connect to [^;]+: connection refused; ${empty.baseUrl} answered 404 Not Found\\)$`,
       ),
     );
   });

@@ -126,7 +126,7 @@ describe('HTTPS_PROXY', () => {
       kit.client({ privateHosts: ['127.0.0.1'], ca: '', proxyEnv: { HTTPS_PROXY: proxy.url } }).resolve(parseReference(`${secure.host}/demo/app:v1`), { deadline: soon() }),
     );
     assert.equal(error.code, 'REGISTRY_TLS');
-    assert.match(error.message, new RegExp(`^TLS error talking to ${secure.host}: certificate not trusted .*\\(through proxy ${proxy.host} \\(HTTPS_PROXY\\)\\)$`));
+    assert.match(error.message, new RegExp(`^the certificate of ${secure.host} is signed by an unknown authority; trust its CA with registries\\.caFile .*\\(through proxy ${proxy.host} \\(HTTPS_PROXY\\)\\)$`));
   });
 });
 
