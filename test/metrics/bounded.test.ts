@@ -17,7 +17,8 @@ describe('registry label of the metrics', () => {
   before(async () => {
     server = await startServe({
       // Every 127.x.y.z is loopback and listed, so each of the 500 registries below is really tried.
-      config: { registries: { allow: ['127.*.*.*'] }, resolve: { onError: 'allow' } },
+      // A long budget: every lookup ends refused (one error code), never timed out on a loaded machine.
+      config: { registries: { allow: ['127.*.*.*'] }, resolve: { onError: 'allow', timeoutMs: 30_000 } },
     });
   });
   after(async () => {
