@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
-# tagpin: the admission webhook image (`tagpin serve`). The sources are TypeScript that Node 24 runs
-# directly, so nothing is compiled: the build stage type-checks what ships with every dependency
-# installed, the deps stage installs production dependencies only, and the runtime is distroless
-# Node 24 running as a numeric non-root user on a read-only root filesystem.
+# tagpin: the admission webhook image (`tagpin serve`). The build stage type-checks the TypeScript
+# sources and bundles them with their dependencies into plain JavaScript (`npm run build`, dist/);
+# the runtime is distroless Node 24 running that bundle, and nothing else, as a numeric non-root
+# user on a read-only root filesystem. No node_modules ship: the bundle carries what it uses.
 #
 # Base images: pin them by digest when cutting a release (README, "Docker image"):
 #   npx tagpin resolve docker.io/library/node:24-bookworm-slim gcr.io/distroless/nodejs24-debian12:nonroot
@@ -16,14 +16,9 @@ COPY package.json package-lock.json ./
 # No install scripts: nothing tagpin uses needs one, and the image already brings Node 24.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
-COPY bin ./bin
+COPY scripts/build.ts ./scripts/build.ts
 COPY src ./src
-RUN npx tsc -p .
-
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npx tsc -p . && node scripts/build.ts
 
 FROM ${RUNTIME_IMAGE}
 ARG RUNTIME_IMAGE
@@ -40,12 +35,9 @@ LABEL org.opencontainers.image.title="tagpin" \
 WORKDIR /app
 ENV NODE_ENV=production
 # Root-owned and read-only for the runtime user; only /tmp (an emptyDir in the chart) is writable.
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/bin ./bin
-COPY --from=build /app/src ./src
+COPY --from=build /app/dist ./dist
 USER 65532:65532
 # Must agree with config.server.port and config.server.metricsPort (the chart's container ports).
 EXPOSE 8443 9090
-ENTRYPOINT ["/nodejs/bin/node", "/app/src/main.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/tagpin.js"]
 CMD ["serve", "--config", "/etc/tagpin/config.yaml"]

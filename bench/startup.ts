@@ -1,5 +1,5 @@
 // Start-up: `tagpin serve` from exec to ready (its "listening" line, then /readyz answering 200), and from SIGTERM to exit.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { killOnExit } from '../test/support/exit-cleanup.ts';
 import { createPki } from '../test/support/pki.ts';
 import { Budget, describeMachine, envNumber, median, printTable, repoRoot, round, runBenchmark, writeResult } from './lib/bench.ts';
 import { summariseProfile } from './lib/cpuprofile.ts';
-import { cleanEnv, freePort, tagpinNodeArgs } from './lib/processes.ts';
+import { builtBundle, cleanEnv, freePort, tagpinNodeArgs } from './lib/processes.ts';
 
 const RUNS = envNumber('BENCH_RUNS', 10);
 
@@ -21,6 +21,8 @@ interface Variant {
   readonly server: Readonly<Record<string, unknown>>;
   readonly env: Readonly<Record<string, string>>;
   readonly nodeArgs?: readonly string[];
+  /** What Node runs: the TypeScript sources or the built bundle. */
+  readonly script: string;
 }
 
 /** What one start took, in milliseconds from spawn. */
@@ -40,10 +42,15 @@ await runBenchmark('startup', async () => {
     const serving = await pki.issue('bench-webhook', []);
     const withCert = { tlsCert: serving.certFile, tlsKey: serving.keyFile };
     const compileCache = join(work, 'compile-cache');
+    const dist = await builtBundle();
+    const src = 'src/main.ts';
     const variants: readonly Variant[] = [
-      { name: 'certificate from files (as in a cluster)', server: withCert, env: {} },
-      { name: 'self-signed certificate generated', server: {}, env: {} },
-      { name: 'certificate from files, NODE_COMPILE_CACHE set', server: withCert, env: { NODE_COMPILE_CACHE: compileCache } },
+      { name: 'bundle, certificate from files (as in a cluster)', server: withCert, env: {}, script: dist },
+      { name: 'bundle, self-signed certificate generated', server: {}, env: {}, script: dist },
+      { name: 'bundle, certificate from files, NODE_COMPILE_CACHE set', server: withCert, env: { NODE_COMPILE_CACHE: compileCache }, script: dist },
+      { name: 'sources, certificate from files', server: withCert, env: {}, script: src },
+      { name: 'sources, self-signed certificate generated', server: {}, env: {}, script: src },
+      { name: 'sources, certificate from files, NODE_COMPILE_CACHE set', server: withCert, env: { NODE_COMPILE_CACHE: `${compileCache}-src` }, script: src },
     ];
 
     const results = new Map<string, Start[]>(variants.map((v) => [v.name, []]));
@@ -80,7 +87,7 @@ await runBenchmark('startup', async () => {
     );
     // One more start under the CPU profiler (not timed): which modules the time goes to.
     const profileDir = join(work, 'profile');
-    await startOnce({ ...(variants[0] ?? { name: '', server: {}, env: {} }), nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }, work);
+    await startOnce({ ...(variants[0] ?? { name: '', server: {}, env: {}, script: dist }), nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }, work);
     const profileFile = (await readdir(profileDir)).find((name) => name.endsWith('.cpuprofile'));
     const profile = profileFile === undefined ? undefined : await summariseProfile(join(profileDir, profileFile), 15);
     if (profile !== undefined) {
@@ -93,8 +100,8 @@ await runBenchmark('startup', async () => {
     const imports = await importCosts(budget);
     printTable(
       'Loading alone: a fresh `node` that imports only this and exits (median of 5, ms)',
-      ['import', 'ms', 'more than node -e 0'],
-      imports.map((i) => [i.name, i.ms, i.extraMs]),
+      ['import', 'ms', 'more than node -e 0', 'RSS MiB', 'more than node -e 0'],
+      imports.map((i) => [i.name, i.ms, i.extraMs, i.rssMiB, i.extraRssMiB]),
     );
     await writeResult('startup', startedAt, machine, { settings: { runs: RUNS }, summary, nodeStartMs: round(median(nodeStart), 1), imports, profile });
   } finally {
@@ -108,7 +115,7 @@ async function startOnce(variant: Variant, work: string): Promise<Start> {
   const config = join(work, 'config.yaml');
   await writeFile(config, stringify({ server: { ...variant.server, port: await freePort(), metricsPort: await freePort() } }));
   const started = performance.now();
-  const child = spawn(process.execPath, [...tagpinNodeArgs(), ...(variant.nodeArgs ?? []), 'src/main.ts', 'serve', '--config', config], {
+  const child = spawn(process.execPath, [...tagpinNodeArgs(), ...(variant.nodeArgs ?? []), variant.script, 'serve', '--config', config], {
     cwd: repoRoot,
     env: { ...cleanEnv(), ...variant.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,7 +171,9 @@ async function startOnce(variant: Variant, work: string): Promise<Start> {
 }
 
 /** How long a fresh process takes to import each dependency that `tagpin serve` loads, alone. */
-async function importCosts(budget: Budget): Promise<ReadonlyArray<{ readonly name: string; readonly ms: number; readonly extraMs: number }>> {
+async function importCosts(
+  budget: Budget,
+): Promise<ReadonlyArray<{ readonly name: string; readonly ms: number; readonly extraMs: number; readonly rssMiB: number; readonly extraRssMiB: number }>> {
   const specifiers = [
     '',
     // Any TypeScript file makes Node load its type stripper; src/errors imports nothing else.
@@ -176,11 +185,14 @@ async function importCosts(budget: Budget): Promise<ReadonlyArray<{ readonly nam
     'yaml',
     'selfsigned',
     '@kubernetes/client-node',
+    // What tagpin loads of the client: its KubeConfig alone (src/kube/config.ts).
+    '@kubernetes/client-node/dist/config.js',
     './src/registry/index.ts',
     './src/server/index.ts',
   ];
   const costs = [];
   let floor = Number.NaN;
+  let rssFloor = Number.NaN;
   for (const specifier of specifiers) {
     const times: number[] = [];
     for (let run = 0; run < 5; run++) {
@@ -188,10 +200,28 @@ async function importCosts(budget: Budget): Promise<ReadonlyArray<{ readonly nam
       times.push(await timeNode(specifier === '' ? ['-e', '0'] : ['--input-type=module', '-e', `await import(${JSON.stringify(specifier)});`]));
     }
     const ms = median(times);
-    if (specifier === '') floor = ms;
-    costs.push({ name: specifier === '' ? 'nothing (node -e 0)' : specifier, ms: round(ms, 1), extraMs: round(ms - floor, 1) });
+    const rssMiB = rssAfterImport(specifier);
+    if (specifier === '') {
+      floor = ms;
+      rssFloor = rssMiB;
+    }
+    costs.push({
+      name: specifier === '' ? 'nothing (node -e 0)' : specifier,
+      ms: round(ms, 1),
+      extraMs: round(ms - floor, 1),
+      rssMiB: round(rssMiB, 1),
+      extraRssMiB: round(rssMiB - rssFloor, 1),
+    });
   }
   return costs;
+}
+
+/** RSS (MiB) of a fresh `node` right after importing `specifier` ('' for nothing), after a full GC. */
+function rssAfterImport(specifier: string): number {
+  const load = specifier === '' ? '' : `await import(${JSON.stringify(specifier)});`;
+  const script = `${load} globalThis.gc(); process.stdout.write(String(process.memoryUsage().rss));`;
+  const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  return Number(out) / 1024 / 1024;
 }
 
 async function timeNode(args: readonly string[] = ['-e', '0']): Promise<number> {

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// Launcher for `npx tagpin`: runs the TypeScript sources on Node 24, which strips types natively.
-// When started by an older Node (the system one), re-executes itself with the Node 24 that the
-// project brings as a dependency.
+// Launcher of the `tagpin` command. An installed package (npm pack, npm install -g) runs the
+// JavaScript bundle in dist/ (`npm run build`); a checkout, which has src/, runs the TypeScript
+// sources directly on Node 24, which strips types natively. When started by an older Node (the
+// system one), it re-executes itself with the Node 24 that the project brings as a dependency.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import module, { createRequire } from 'node:module';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major >= 24) {
-  // V8's compiled code, the stripped TypeScript included, is kept on disk (in the OS temp dir, keyed by
-  // Node version and file contents): from the second run on, loading the CLI takes about half the time.
+  // V8's compiled code is kept on disk (in the OS temp dir, keyed by Node version and file
+  // contents): from the second run on, loading the CLI takes about half the time.
   module.enableCompileCache?.();
-  await import('../src/main.ts');
+  const sources = new URL('../src/main.ts', import.meta.url);
+  await import(existsSync(sources) ? sources.href : new URL('../dist/tagpin.js', import.meta.url).href);
 } else {
   const require = createRequire(import.meta.url);
   let nodeBin;

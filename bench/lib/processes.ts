@@ -43,8 +43,31 @@ export function tagpinNodeArgs(): readonly string[] {
   return (process.env.BENCH_TAGPIN_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 }
 
+let bundle: Promise<string> | undefined;
+
 /**
- * Starts `node src/main.ts serve` with `config` (ports filled in). Its stdout (audit and server log
+ * The script a benchmark's `tagpin serve` runs: the JavaScript bundle that ships (built once per
+ * benchmark process by `scripts/build.ts` into a temp dir), or with BENCH_TAGPIN=src the TypeScript
+ * sources as development runs them.
+ */
+export function tagpinScript(): Promise<string> {
+  if (process.env.BENCH_TAGPIN === 'src') return Promise.resolve('src/main.ts');
+  return builtBundle();
+}
+
+/** Builds the bundle once per process into a temp dir (removed at exit) and returns its entry. */
+export function builtBundle(): Promise<string> {
+  bundle ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tagpin-bench-dist-'));
+    removeOnExit(dir);
+    execFileSync(process.execPath, ['scripts/build.ts', '--outdir', dir], { cwd: repoRoot, stdio: 'ignore', timeout: 120_000 });
+    return join(dir, 'tagpin.js');
+  })();
+  return bundle;
+}
+
+/**
+ * Starts `tagpin serve` (tagpinScript()) with `config` (ports filled in). Its stdout (audit and server log
  * lines) goes to a file, as a container runtime would take it, so reading it costs the benchmark nothing.
  */
 export async function startTagpin(
@@ -59,7 +82,10 @@ export async function startTagpin(
   const server = (config['server'] ?? {}) as Readonly<Record<string, unknown>>;
   const configFile = join(dir, 'config.yaml');
   await writeFile(configFile, stringify({ ...config, server: { ...server, port, metricsPort } }));
-  const child = spawnLogged(process.execPath, [...tagpinNodeArgs(), ...nodeArgs, 'src/main.ts', 'serve', '--config', configFile], dir, { ...cleanEnv(), ...env });
+  const child = spawnLogged(process.execPath, [...tagpinNodeArgs(), ...nodeArgs, await tagpinScript(), 'serve', '--config', configFile], dir, {
+    ...cleanEnv(),
+    ...env,
+  });
   const url = `https://127.0.0.1:${String(port)}`;
   const base = await waitReady(child, dir, url);
   const metricsUrl = `http://127.0.0.1:${String(metricsPort)}/metrics`;

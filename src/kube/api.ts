@@ -1,6 +1,12 @@
 // Reads single Secrets and ServiceAccounts from the Kubernetes API (GET only), as outcomes that never throw.
-import { ApiException, CoreV1Api, IsomorphicFetchHttpLibrary } from '@kubernetes/client-node';
-import type { HttpLibrary, KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+// Only the client's KubeConfig is used (where the API is, how to authenticate, token rotation, exec
+// plugins); the reads themselves are two plain GETs, so the generated API classes and their models
+// (most of the client's code and memory) are never loaded.
+import { Agent, request as httpsRequest } from 'node:https';
+import type { AgentOptions, RequestOptions } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { ReadOutcome } from './types.ts';
 
 /** GETs of the two objects the source needs; RBAC grants tagpin `get` on them and nothing more. */
@@ -9,41 +15,98 @@ export interface KubeReader {
   readServiceAccount(namespace: string, name: string, signal: AbortSignal): Promise<ReadOutcome<V1ServiceAccount>>;
 }
 
+/** An object larger than this is no Secret the API server would store (etcd's limit is 1.5 MiB). */
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+/** The TLS settings a kubeconfig gives, which never change while the process runs. */
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
 /** A reader over `kubeConfig`'s current context. @throws Error when the config has no current cluster */
 export function createKubeReader(kubeConfig: KubeConfig): KubeReader {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
-  const http = new IsomorphicFetchHttpLibrary();
-  // The generated client takes no signal per call; an HTTP library that sets it on the request
-  // lets an abandoned read close its connection instead of lingering until the API answers.
-  const withSignal = (signal: AbortSignal): { readonly httpApi: HttpLibrary } => ({
-    httpApi: {
-      send(request) {
-        request.setSignal(signal);
-        return http.send(request);
-      },
-    },
-  });
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+  const server = new URL(cluster.server);
+  const base = server.pathname.replace(/\/+$/, '');
+  // One keep-alive pool for every read; a cluster reached through a proxy keeps the client's proxy agent.
+  let agent: Agent | undefined;
+  const agentFor = (options: RequestOptions): RequestOptions['agent'] => {
+    if ((cluster.proxyUrl !== undefined && cluster.proxyUrl !== '') || server.protocol === 'http:') return options.agent;
+    if (agent === undefined) {
+      const settings: AgentOptions = { keepAlive: true, maxSockets: 16 };
+      for (const field of TLS_FIELDS) {
+        if (options[field] !== undefined) Object.assign(settings, { [field]: options[field] });
+      }
+      agent = new Agent(settings);
+    }
+    return agent;
+  };
+
+  const read = async <T>(path: string, signal: AbortSignal): Promise<ReadOutcome<T>> => {
+    try {
+      // The kubeconfig decides the Authorization header on every call: a rotated token file or an
+      // exec plugin's new token is picked up as the client itself would.
+      const options: RequestOptions = { headers: {} };
+      await kubeConfig.applyToHTTPSOptions(options);
+      const response = await get(server, `${base}${path}`, { ...options, agent: agentFor(options) }, signal);
+      if (response.status === 404) return { status: 'not-found' };
+      if (response.status === 403) return { status: 'forbidden' };
+      if (response.status !== 200) return { status: 'failed', reason: `HTTP ${String(response.status)}` };
+      return { status: 'found', value: JSON.parse(response.body) as T };
+    } catch (err) {
+      if (signal.aborted) return { status: 'timeout' };
+      return { status: 'failed', reason: networkReason(err) };
+    }
+  };
   return {
     readSecret: (namespace, name, signal) =>
-      outcomeOf(() => api.readNamespacedSecret({ namespace, name }, withSignal(signal)), signal),
+      read<V1Secret>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`, signal),
     readServiceAccount: (namespace, name, signal) =>
-      outcomeOf(() => api.readNamespacedServiceAccount({ namespace, name }, withSignal(signal)), signal),
+      read<V1ServiceAccount>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}`, signal),
   };
 }
 
-async function outcomeOf<T>(read: () => Promise<T>, signal: AbortSignal): Promise<ReadOutcome<T>> {
-  try {
-    return { status: 'found', value: await read() };
-  } catch (err) {
-    if (signal.aborted) return { status: 'timeout' };
-    if (err instanceof ApiException) {
-      const code = (err as ApiException<unknown>).code;
-      if (code === 404) return { status: 'not-found' };
-      if (code === 403) return { status: 'forbidden' };
-      return { status: 'failed', reason: `HTTP ${String(code)}` };
-    }
-    return { status: 'failed', reason: networkReason(err) };
-  }
+/** One GET; the body is read only for a 200 (an error body may quote the object). */
+function get(server: URL, path: string, options: RequestOptions, signal: AbortSignal): Promise<{ readonly status: number; readonly body: string }> {
+  // A plain-http server is what the client allows with insecure-skip-tls-verify only (its own rule).
+  const send = server.protocol === 'http:' ? httpRequest : httpsRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      {
+        ...options,
+        protocol: server.protocol,
+        hostname: server.hostname.replace(/^\[|\]$/g, ''),
+        port: server.port === '' ? 443 : Number(server.port),
+        path,
+        method: 'GET',
+        headers: { ...options.headers, accept: 'application/json' },
+        signal,
+      },
+      (response: IncomingMessage) => {
+        const status = response.statusCode ?? 0;
+        if (status !== 200) {
+          response.resume();
+          resolve({ status, body: '' });
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_BODY_BYTES) {
+            req.destroy(new Error('response too large'));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('end', () => {
+          resolve({ status, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        response.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** A short cause that never quotes a response body (it could hold a secret). */

@@ -1,6 +1,7 @@
 // Finds the Kubernetes API to read pull secrets from: in-cluster service account, or KUBECONFIG.
 import { delimiter } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+// The client's KubeConfig module alone: the package index would load every generated API class too.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { ConfigError } from '../errors/index.ts';
 
 /**

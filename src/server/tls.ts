@@ -52,7 +52,8 @@ export async function readCertificate(files: { readonly cert: string; readonly k
 /** A certificate for localhost, 127.0.0.1 and ::1, valid for a year; for local runs only. */
 export async function selfSignedCertificate(): Promise<ServingCertificate> {
   // Loaded only here: a configured certificate (every cluster install) never needs the generator.
-  const { generate } = await import('selfsigned');
+  // `default` is module.exports of this CommonJS package both in Node and in the bundle.
+  const { generate } = (await import('selfsigned')).default;
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + 365 * 24 * 3600 * 1000);
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {

@@ -69,20 +69,15 @@ const execForm = (args: string): string[] => {
 };
 
 describe('Dockerfile', () => {
-  it('builds in stages: dev dependencies to check, production dependencies to ship', () => {
-    assert.ok(stages.length >= 3, 'build, deps and runtime stages');
+  it('builds in stages: the build stage checks and bundles, the runtime ships the bundle alone', () => {
+    assert.ok(stages.length >= 2, 'build and runtime stages');
     const runs = (stage: Stage): string => of(stage, 'RUN').map((i) => i.args).join('\n');
     const build = stages.find((s) => /npm ci(?![^\n]*--omit=dev)/.test(runs(s)));
-    const deps = stages.find((s) => /npm ci[^\n]*--omit=dev/.test(runs(s)));
-    assert.ok(build !== undefined, 'a stage installs every dependency (npm ci)');
-    assert.ok(deps !== undefined && deps !== build, 'a separate stage installs production dependencies only');
+    assert.ok(build !== undefined && build !== runtime, 'a stage installs every dependency (npm ci)');
     assert.match(runs(build), /tsc -p \./, 'the build stage type-checks the sources it ships');
+    assert.match(runs(build), /node scripts\/build\.ts/, 'the build stage bundles them (npm run build)');
     const copies = of(runtime, 'COPY').map((i) => i.args);
-    assert.ok(copies.includes(`--from=${String(deps.name)} /app/node_modules ./node_modules`), 'node_modules come from the production-only stage');
-    assert.ok(!copies.some((c) => c.startsWith(`--from=${String(build.name)} /app/node_modules`)), 'never the dev node_modules');
-    for (const path of ['src', 'bin', 'package.json']) {
-      assert.ok(copies.some((c) => new RegExp(`/app/${path} \\./${path}$`).test(c)), `ships ${path}`);
-    }
+    assert.deepEqual(copies, [`--from=${String(build.name)} /app/dist ./dist`], 'the runtime gets dist/ and nothing else');
   });
 
   it('runs on a distroless (or slim) Node 24 base', () => {
@@ -120,8 +115,9 @@ describe('Dockerfile', () => {
   it('starts `tagpin serve` with an exec-form ENTRYPOINT the chart and its test hook agree with', () => {
     const entrypoint = execForm(of(runtime, 'ENTRYPOINT').at(-1)?.args ?? '');
     const cmd = execForm(of(runtime, 'CMD').at(-1)?.args ?? '');
-    assert.deepEqual(entrypoint, ['/nodejs/bin/node', '/app/src/main.ts']);
-    assert.ok(existsSync(join(repoRoot, 'src', 'main.ts')));
+    assert.deepEqual(entrypoint, ['/nodejs/bin/node', '/app/dist/tagpin.js']);
+    const build = readFileSync(join(repoRoot, 'scripts', 'build.ts'), 'utf8');
+    assert.match(build, /entryPoints: \{ tagpin: 'src\/main\.ts' \}/, 'dist/tagpin.js is the bundle of src/main.ts');
     assert.deepEqual(cmd, ['serve', '--config', '/etc/tagpin/config.yaml']);
     const values = parse(read('charts/tagpin/values.yaml')) as { tests: { nodeCommand: string[] } };
     assert.deepEqual(values.tests.nodeCommand, [entrypoint[0]], 'the helm test pod finds node where the image has it');
@@ -174,7 +170,8 @@ describe('.dockerignore', () => {
 
   it('sends only what the image needs into the build context', () => {
     const entries = readdirSync(repoRoot).filter(included).sort();
-    assert.deepEqual(entries, ['bin', 'package-lock.json', 'package.json', 'src', 'tsconfig.json']);
+    assert.deepEqual(entries, ['package-lock.json', 'package.json', 'src', 'tsconfig.json']);
+    assert.equal(included('scripts/build.ts'), true, 'the build script');
     for (const name of ['node_modules', '.git', 'test', 'charts', 'deploy', '.env']) assert.equal(included(name), false, `${name} stays out`);
   });
 

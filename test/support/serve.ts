@@ -38,6 +38,8 @@ export interface ServeOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** PEM of the CA that signed `server.tlsCert`; without it the client accepts any certificate (the self-signed one). */
   readonly ca?: string;
+  /** The script Node runs instead of `src/main.ts` (the built bundle, say). */
+  readonly script?: string;
 }
 
 /** A running `tagpin serve`. */
@@ -107,7 +109,7 @@ async function startOnce(options: ServeOptions): Promise<TagpinServer> {
     if (value !== undefined && !cleared.has(key)) env[key] = value;
   }
   Object.assign(env, options.env ?? {});
-  const child = spawn(process.execPath, ['src/main.ts', 'serve', '--config', configFile], {
+  const child = spawn(process.execPath, [options.script ?? 'src/main.ts', 'serve', '--config', configFile], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
