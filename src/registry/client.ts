@@ -80,7 +80,7 @@ export class RegistryClient implements Resolver {
     const context: FailureContext = { image: ref.original, registry: ref.registry };
     this.#checkAllowed(ref.registry, context);
 
-    const credentials = options.keyring?.lookup(`${ref.registry}/${ref.repository}`) ?? [];
+    const credentials = await this.#credentials(ref, options);
     const fingerprints = [...new Set(credentials.map((c) => fingerprint(c)))];
     const name = `${ref.registry}/${ref.repository}:${tag}`;
     const answer = (learned: Learned, source: ResolvedImage['source']): ResolvedImage => ({
@@ -156,6 +156,15 @@ export class RegistryClient implements Resolver {
     this.#failures.clear();
     this.#auth.clear();
     await this.#transport.close();
+  }
+
+  /** The keyring's credentials for `ref`; a failing credential helper or plugin fails the lookup, about `ref` as written. */
+  async #credentials(ref: ImageReference, options: LookupOptions): Promise<readonly Credential[]> {
+    try {
+      return (await options.keyring?.lookup(`${ref.registry}/${ref.repository}`, { deadline: options.deadline, signal: options.signal })) ?? [];
+    } catch (error) {
+      throw error instanceof RegistryError ? error.forImage(ref.original, ref.registry) : error;
+    }
   }
 
   #checkAllowed(registry: string, context: FailureContext): void {
