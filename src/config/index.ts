@@ -12,6 +12,7 @@ import { parseYaml } from './yaml.ts';
 export type * from './types.ts';
 export { SUPPORTED_KINDS } from '../workload/index.ts';
 export { DEFAULT_CONFIG, DEFAULT_CONFIG_YAML } from './defaults.ts';
+export { parseYaml } from './yaml.ts';
 
 /** Environment variable naming the config file when no `--config` is given. */
 const CONFIG_ENV = 'TAGPIN_CONFIG';
