@@ -168,7 +168,7 @@ export async function writeProviderConfig(dir: string, providers: readonly Reado
 }
 
 /** One provider entry with kubelet's required fields; `overrides` replace or add fields. */
-export function provider(name: string, matchImages: readonly string[], overrides: Readonly<Record<string, unknown>> = {}): Readonly<Record<string, unknown>> {
+export function provider(name: string, matchImages: readonly unknown[], overrides: Readonly<Record<string, unknown>> = {}): Readonly<Record<string, unknown>> {
   return { name, matchImages, defaultCacheDuration: '1h', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', ...overrides };
 }
 
