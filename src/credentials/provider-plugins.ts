@@ -61,7 +61,8 @@ export async function checkPluginBinaries(setup: ProviderSetup): Promise<void> {
  * A keyring that asks each provider whose `matchImages` covers the image, in config order, and
  * returns the credentials of its answer that match the image. Answers are cached as the plugin
  * says (`cacheKeyType`, `cacheDuration`; without one `defaultCacheDuration`; 0 not at all);
- * concurrent lookups of one image share one run.
+ * concurrent lookups of one registry share one run (and ask again for an image whose answer was
+ * for another image only, `cacheKeyType: Image`).
  */
 export function createProviderKeyring(setup: ProviderSetup, options: ProviderOptions = {}): Keyring {
   const plugins = setup.providers.map((spec) => new Plugin(spec, setup, options.timeoutMs ?? EXEC_TIMEOUT_MS, options.env ?? process.env));
@@ -73,8 +74,9 @@ export function createProviderKeyring(setup: ProviderSetup, options: ProviderOpt
   };
 }
 
-/** What a plugin answered, read. */
+/** What a plugin answered about `image`, read. */
 interface Answer {
+  readonly image: string;
   readonly keyring: StaticKeyring;
   readonly cacheKeyType: CacheKeyType;
   /** undefined: the provider's default. */
@@ -90,7 +92,7 @@ class Plugin {
   readonly #covers: (image: string) => boolean;
   // Every entry carries the duration its answer was given.
   readonly #answers = new TtlCache<StaticKeyring>(0, MAX_CACHED_ANSWERS);
-  readonly #flights = new SingleFlight<StaticKeyring>();
+  readonly #flights = new SingleFlight<Answer>();
 
   constructor(spec: ProviderSpec, setup: ProviderSetup, timeoutMs: number, env: NodeJS.ProcessEnv) {
     this.#spec = spec;
@@ -107,16 +109,35 @@ class Plugin {
 
   async credentials(image: string, context: KeyringContext): Promise<readonly Credential[]> {
     const registry = image.split('/')[0] ?? image;
-    const cached = this.#answers.get(cacheKey('Image', image, registry)) ?? this.#answers.get(cacheKey('Registry', image, registry)) ?? this.#answers.get(cacheKey('Global', image, registry));
+    const cached = this.#cached(image, registry);
     if (cached !== undefined) return cached.match(image);
+    // One run per registry at a time, since most plugins answer for the whole registry (cacheKeyType
+    // Registry or Global); an answer meant for another image only (Image) is asked again for this one.
+    let answer = await this.#join(`registry\0${registry}`, image, registry, context);
+    if (answer.cacheKeyType === 'Image' && answer.image !== image) {
+      answer = await this.#join(`image\0${image}`, image, registry, context);
+    }
+    return answer.keyring.match(image);
+  }
+
+  #cached(image: string, registry: string): StaticKeyring | undefined {
+    return (
+      this.#answers.get(cacheKey('Image', image, registry)) ??
+      this.#answers.get(cacheKey('Registry', image, registry)) ??
+      this.#answers.get(cacheKey('Global', image, registry))
+    );
+  }
+
+  /** Joins (or starts) the run of flight `key`, which asks about `image` and caches the answer. */
+  #join(key: string, image: string, registry: string, context: KeyringContext): Promise<Answer> {
     const name = this.#spec.name;
-    const keyring = await joinRun(
+    return joinRun(
       this.#flights,
-      image,
+      key,
       async (signal) => {
         const answer = this.#read(image, registry, await this.#run(image, signal));
         this.#answers.set(cacheKey(answer.cacheKeyType, image, registry), answer.keyring, answer.cacheMs ?? this.#spec.defaultCacheMs);
-        return answer.keyring;
+        return answer;
       },
       context,
       (cancelled) =>
@@ -128,7 +149,6 @@ class Plugin {
           { registry },
         ),
     );
-    return keyring.match(image);
   }
 
   #run(image: string, signal: AbortSignal): Promise<ExecResult> {
@@ -162,7 +182,7 @@ class Plugin {
     }
     const answer = parseResponse(result.stdout, this.#spec.apiVersion, `credential provider ${name}`);
     if (typeof answer === 'string') throw failure(`answered ${image} with no ${PROVIDER_API_VERSION} CredentialProviderResponse: ${answer}`);
-    return answer;
+    return { image, ...answer };
   }
 }
 
@@ -173,7 +193,7 @@ function cacheKey(type: CacheKeyType, image: string, registry: string): string {
 }
 
 /** The answer in a plugin's stdout, or what is wrong with it; never a piece of the output itself. */
-function parseResponse(stdout: string, apiVersion: string, source: string): Answer | string {
+function parseResponse(stdout: string, apiVersion: string, source: string): Omit<Answer, 'image'> | string {
   let response: unknown;
   try {
     response = JSON.parse(stdout);

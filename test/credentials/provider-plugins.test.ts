@@ -157,6 +157,19 @@ describe('caching, as kubelet does it', () => {
     assert.deepEqual(found.map((credentials) => credentials.length), [1, 1, 1, 1, 1]);
     assert.equal(program.runs().length, 1);
   });
+
+  it('concurrent lookups of a registry\'s images share one run; an answer for one image only is asked again per image', async () => {
+    const repos = ['private/app', 'private/api', 'private/db'];
+    const registryWide = await plugin({ default: providerLogin(basic, { cacheKeyType: 'Registry' }) }, [basic.host]);
+    const found = await Promise.all(repos.map((repo) => lookup(registryWide.keyring, `${basic.host}/${repo}`)));
+    assert.deepEqual(found.map((credentials) => credentials.length), [1, 1, 1]);
+    assert.equal(registryWide.program.runs().length, 1);
+
+    const perImage = await plugin({ default: providerLogin(basic, { cacheKeyType: 'Image' }) }, [basic.host]);
+    await Promise.all(repos.map((repo) => lookup(perImage.keyring, `${basic.host}/${repo}`)));
+    const asked = perImage.program.runs().map((run) => (JSON.parse(run.input) as { image: string }).image);
+    assert.deepEqual([...asked].sort(), repos.map((repo) => `${basic.host}/${repo}`).sort());
+  });
 });
 
 describe('a plugin that fails', () => {
