@@ -7,7 +7,8 @@ const COMMON_FLAGS = `Flags of every command:
                                    a listed host may be on any address, private and link-local included
   --ca-file FILE                   also trust this PEM bundle for registry TLS
   --docker-config FILE             docker config.json with registry credentials (default: registries.dockerConfig,
-                                   else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, if it exists)
+                                   else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, if it exists);
+                                   its credHelpers/credsStore run docker-credential-NAME from PATH
   --config FILE                    tagpin configuration (default: $TAGPIN_CONFIG, else built-in defaults)
   -h, --help                       show this help`;
 

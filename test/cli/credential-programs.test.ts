@@ -80,6 +80,11 @@ describe('the CLI with credential programs', () => {
     assert.equal(lines(result.stderr).length, 1);
   });
 
+  it('says in --help that the docker config\'s helpers run from PATH', async () => {
+    const result = await runCli(['resolve', '--help']);
+    assert.match(result.stdout, /its credHelpers\/credsStore run docker-credential-NAME from PATH/);
+  });
+
   it('pin uses registries.credentialProviders: one plugin run for every image of the registry', async () => {
     const plugin = await writeProgram(bin, 'cli-provider', { default: providerLogin(registry, { cacheKeyType: 'Registry' }) });
     const providers = await writeProviderConfig(bin, [provider('cli-provider', [registry.host])]);

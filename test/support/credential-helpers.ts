@@ -1,6 +1,6 @@
 // docker credential helpers and kubelet credential provider plugins as real executables, scripted by a
 // spec file the test rewrites and recording every run in a log file the test reads.
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -170,9 +170,4 @@ export async function writeProviderConfig(dir: string, providers: readonly Reado
 /** One provider entry with kubelet's required fields; `overrides` replace or add fields. */
 export function provider(name: string, matchImages: readonly unknown[], overrides: Readonly<Record<string, unknown>> = {}): Readonly<Record<string, unknown>> {
   return { name, matchImages, defaultCacheDuration: '1h', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', ...overrides };
-}
-
-/** Reads a file the test wrote, for assertions on what it holds. */
-export async function readText(path: string): Promise<string> {
-  return readFile(path, 'utf8');
 }
