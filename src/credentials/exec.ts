@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import type { SingleFlight } from '../cache/index.ts';
 import { deadlineSignal, raceSignal } from '../deadline/index.ts';
+import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { KeyringContext } from './types.ts';
 
 /** How long a credential program may take when the lookup's deadline allows more. */
@@ -109,26 +110,45 @@ export function firstLine(text: string, max = 100): string {
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
+/** Who a run is for, to name it when a caller stops waiting: `docker-credential-gcloud`, `gcr.io`. */
+export interface RunLabel {
+  /** The program as messages name it. */
+  readonly program: string;
+  /** What it is getting credentials for: a server URL or an image. */
+  readonly subject: string;
+  readonly registry: string;
+  /** Where the program is configured, when messages say so. */
+  readonly where?: string;
+}
+
 /**
  * Joins the run of `key` in `flights` (starting `work` when none is under way) and waits for it
- * until the caller's deadline or cancellation, then rejects with `late()`. The run itself goes on
- * while any caller still waits; `work`'s signal aborts once every caller has left.
+ * until the caller's deadline or cancellation, then rejects with a `REGISTRY_TIMEOUT` naming the
+ * program. The run itself goes on while any caller still waits; `work`'s signal aborts once every
+ * caller has left.
  */
 export async function joinRun<V>(
   flights: SingleFlight<V>,
   key: string,
   work: (signal: AbortSignal) => Promise<V>,
   context: KeyringContext,
-  late: (cancelled: boolean) => Error,
+  label: RunLabel,
 ): Promise<V> {
   const ticket = flights.join(key, (budget) => work(budget.signal), context.deadline);
   const limits = [
     ...(Number.isFinite(context.deadline) ? [deadlineSignal(context.deadline)] : []),
     ...(context.signal === undefined ? [] : [context.signal]),
   ];
+  const late = (): RegistryError => {
+    const message =
+      context.signal?.aborted === true
+        ? `lookup cancelled while ${label.program} was getting credentials for ${label.subject}`
+        : `timed out waiting for ${label.program} to get credentials for ${label.subject}${label.where === undefined ? '' : ` (${label.where})`}`;
+    return new RegistryError(RegistryErrorCode.timeout, message, { registry: label.registry });
+  };
   try {
     if (limits.length === 0) return await ticket.promise;
-    return await raceSignal(ticket.promise, AbortSignal.any(limits), () => late(context.signal?.aborted === true));
+    return await raceSignal(ticket.promise, AbortSignal.any(limits), late);
   } finally {
     ticket.leave();
   }

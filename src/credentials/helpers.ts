@@ -146,14 +146,7 @@ class HelperRunner {
         return answer;
       },
       context,
-      (cancelled) =>
-        new RegistryError(
-          RegistryErrorCode.timeout,
-          cancelled
-            ? `lookup cancelled while ${program} was getting credentials for ${serverUrl}`
-            : `timed out waiting for ${program} to get credentials for ${serverUrl}`,
-          { registry: serverUrl },
-        ),
+      { program, subject: serverUrl, registry: serverUrl },
     );
   }
 

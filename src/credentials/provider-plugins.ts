@@ -130,7 +130,6 @@ class Plugin {
 
   /** Joins (or starts) the run of flight `key`, which asks about `image` and caches the answer. */
   #join(key: string, image: string, registry: string, context: KeyringContext): Promise<Answer> {
-    const name = this.#spec.name;
     return joinRun(
       this.#flights,
       key,
@@ -140,14 +139,7 @@ class Plugin {
         return answer;
       },
       context,
-      (cancelled) =>
-        new RegistryError(
-          RegistryErrorCode.timeout,
-          cancelled
-            ? `lookup cancelled while credential provider ${name} was getting credentials for ${image}`
-            : `timed out waiting for credential provider ${name} to get credentials for ${image} (${this.#label})`,
-          { registry },
-        ),
+      { program: `credential provider ${this.#spec.name}`, subject: image, registry, where: this.#label },
     );
   }
 

@@ -1,49 +1,38 @@
 // docker credential helpers (credHelpers, credsStore) as real programs, serving the real registry's logins.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { dockerConfigKeyring } from '../../src/credentials/index.ts';
 import type { HelperOptions, Keyring } from '../../src/credentials/index.ts';
 import { InputError } from '../../src/errors/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import {
+  credentialBench,
   helperAnswer,
   helperLogin,
   helperNotFound,
   isRunning,
   pathWith,
-  programDir,
-  removeProgramDir,
   writeProgram,
 } from '../support/credential-helpers.ts';
-import { lookupKit, rejection, soon } from '../support/lookups.ts';
-import { createPki } from '../support/pki.ts';
-import type { Pki } from '../support/pki.ts';
-import { startRegistry } from '../support/registry.ts';
+import { rejection, soon } from '../support/lookups.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { eventually } from '../support/wait.ts';
 
 const CONFIG = '/home/dev/.docker/config.json';
 
-let pki: Pki;
+const bench = credentialBench();
+const kit = bench.kit;
 let basic: TestRegistry;
 let token: TestRegistry;
 let dir: string;
 const digests = new Map<string, string>();
-const kit = lookupKit(() => ({ ca: pki.caPem, allow: ['127.0.0.1'] }));
 
 before(async () => {
-  pki = await createPki();
-  [basic, token] = await Promise.all([startRegistry('basic', { pki }), startRegistry('token', { pki })]);
+  await bench.started();
+  ({ basic, token, dir } = bench);
   for (const tag of ['v1', 'v2', 'v3', 'v4', 'v5']) digests.set(`basic:${tag}`, await basic.push('private/app', tag, 'oci-manifest'));
   digests.set('token:private', await token.push('private/app', 'v1', 'oci-index'));
   digests.set('token:public', await token.push('public/app', 'v1', 'oci-manifest'));
-  dir = await programDir();
-});
-
-after(async () => {
-  await kit.closeAll();
-  await Promise.all([basic?.stop(), token?.stop()]);
-  await removeProgramDir(dir);
 });
 
 /** A helper name of its own per test, so the run logs of tests never mix. */

@@ -1,50 +1,39 @@
 // kubelet credential provider plugins as real programs (credentialprovider.kubelet.k8s.io/v1 over stdio), serving the real registry's logins.
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { createProviderKeyring, mergeKeyrings, parseProviderConfig } from '../../src/credentials/index.ts';
 import type { Keyring, ProviderOptions } from '../../src/credentials/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import type { Resolver } from '../../src/registry/index.ts';
 import {
+  credentialBench,
   isRunning,
-  programDir,
   provider,
   providerLogin,
   providerResponse,
-  removeProgramDir,
   writeProgram,
 } from '../support/credential-helpers.ts';
 import type { CredentialProgram, ProgramSpec } from '../support/credential-helpers.ts';
 import { keyringFor } from '../support/servers.ts';
-import { lookupKit, rejection, soon } from '../support/lookups.ts';
-import { createPki } from '../support/pki.ts';
-import type { Pki } from '../support/pki.ts';
-import { startRegistry } from '../support/registry.ts';
+import { rejection, soon } from '../support/lookups.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { eventually } from '../support/wait.ts';
 
 const FILE = '/etc/tagpin/credential-providers.yaml';
 
-let pki: Pki;
+const bench = credentialBench();
+const kit = bench.kit;
 let basic: TestRegistry;
 let token: TestRegistry;
 let dir: string;
 const digests = new Map<string, string>();
-const kit = lookupKit(() => ({ ca: pki.caPem, allow: ['127.0.0.1'] }));
 
 before(async () => {
-  pki = await createPki();
-  [basic, token] = await Promise.all([startRegistry('basic', { pki }), startRegistry('token', { pki })]);
+  await bench.started();
+  ({ basic, token, dir } = bench);
   for (const repo of ['private/app', 'private/api', 'private/db']) digests.set(`basic:${repo}`, await basic.push(repo, 'v1', 'oci-manifest'));
   digests.set('token:private', await token.push('private/app', 'v1', 'docker-list'));
-  dir = await programDir();
-});
-
-after(async () => {
-  await kit.closeAll();
-  await Promise.all([basic?.stop(), token?.stop()]);
-  await removeProgramDir(dir);
 });
 
 let plugins = 0;

@@ -4,7 +4,12 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { after, before } from 'node:test';
 import { releaseDir, removeOnExit } from './exit-cleanup.ts';
+import { lookupKit } from './lookups.ts';
+import type { LookupKit } from './lookups.ts';
+import { createPki } from './pki.ts';
+import { startRegistry } from './registry.ts';
 import type { TestRegistry } from './registry.ts';
 
 /** What one run of the program does. */
@@ -170,4 +175,54 @@ export async function writeProviderConfig(dir: string, providers: readonly Reado
 /** One provider entry with kubelet's required fields; `overrides` replace or add fields. */
 export function provider(name: string, matchImages: readonly unknown[], overrides: Readonly<Record<string, unknown>> = {}): Readonly<Record<string, unknown>> {
   return { name, matchImages, defaultCacheDuration: '1h', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', ...overrides };
+}
+
+/** What an in-process credential-program suite runs against; read it in tests or in a later `before`. */
+export interface CredentialBench {
+  /** Basic auth, and token auth (with its identity token), sharing one CA. */
+  readonly basic: TestRegistry;
+  readonly token: TestRegistry;
+  /** Where the suite writes its programs. */
+  readonly dir: string;
+  /** Registry clients that trust the CA and may reach 127.0.0.1. */
+  readonly kit: LookupKit;
+  /** Resolves once the bench is up (a suite's own `before` may run alongside the bench's). */
+  started(): Promise<void>;
+}
+
+/** Starts the bench in a `before` hook of the calling suite (once) and stops it in an `after` hook. */
+export function credentialBench(): CredentialBench {
+  let started: { basic: TestRegistry; token: TestRegistry; dir: string; caPem: string } | undefined;
+  const need = () => {
+    if (started === undefined) throw new Error('the credential bench starts in before(): use it in tests or a later before()');
+    return started;
+  };
+  const kit = lookupKit(() => ({ ca: need().caPem, allow: ['127.0.0.1'] }));
+  let starting: Promise<void> | undefined;
+  const start = async (): Promise<void> => {
+    const pki = await createPki();
+    const [basic, token] = await Promise.all([startRegistry('basic', { pki }), startRegistry('token', { pki })]);
+    started = { basic, token, dir: await programDir(), caPem: pki.caPem };
+  };
+  before(() => (starting ??= start()));
+  after(async () => {
+    await starting?.catch(() => undefined);
+    await kit.closeAll();
+    if (started === undefined) return;
+    await Promise.all([started.basic.stop(), started.token.stop()]);
+    await removeProgramDir(started.dir);
+  });
+  return {
+    get basic() {
+      return need().basic;
+    },
+    get token() {
+      return need().token;
+    },
+    get dir() {
+      return need().dir;
+    },
+    kit,
+    started: () => (starting ??= start()),
+  };
 }
