@@ -66,7 +66,8 @@ export function runProgram(request: ExecRequest): Promise<ExecResult> {
       resolve(result);
     };
     const kill = (result: ExecResult): void => {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      // The group outlives a program that exited and left children behind, so it is killed either way.
+      if (child.pid !== undefined) {
         try {
           process.kill(-child.pid, 'SIGKILL');
         } catch {
@@ -108,6 +109,12 @@ export function runProgram(request: ExecRequest): Promise<ExecResult> {
 export function firstLine(text: string, max = 100): string {
   const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
   return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/** How a program that failed ended, for a message: `exit 3: keychain locked`; never its stdout. */
+export function describeExit(code: number | null, stderr: string): string {
+  const why = firstLine(stderr);
+  return `${code === null ? 'killed by a signal' : `exit ${String(code)}`}${why === '' ? '' : `: ${why}`}`;
 }
 
 /** Who a run is for, to name it when a caller stops waiting: `docker-credential-gcloud`, `gcr.io`. */

@@ -4,7 +4,7 @@ import { SingleFlight, TtlCache } from '../cache/index.ts';
 import { InputError, RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { isRecord } from '../json/index.ts';
 import { DOCKER_HUB, isDockerHubHost } from '../reference/index.ts';
-import { EXEC_TIMEOUT_MS, firstLine, joinRun, runProgram } from './exec.ts';
+import { EXEC_TIMEOUT_MS, describeExit, joinRun, runProgram } from './exec.ts';
 import type { ExecResult } from './exec.ts';
 import { parseKeyLocation } from './keyring.ts';
 import type { Credential, Keyring, KeyringContext, StaticKeyring } from './types.ts';
@@ -177,8 +177,7 @@ class HelperRunner {
     if (result.code !== 0) {
       // Helpers print "credentials not found in native keychain" (on stdout, by convention): anonymous.
       if (/credentials not found/i.test(result.stdout) || /credentials not found/i.test(result.stderr)) return [];
-      const why = firstLine(result.stderr);
-      throw failure(`${program} get failed for ${serverUrl} (exit ${String(result.code)}${why === '' ? '' : `: ${why}`}); check it with \`echo ${serverUrl} | ${program} get\` or ${fix}`);
+      throw failure(`${program} get failed for ${serverUrl} (${describeExit(result.code, result.stderr)}); check it with \`echo ${serverUrl} | ${program} get\` or ${fix}`);
     }
     const credential = parseAnswer(result.stdout, serverUrl, `${program} (${helper.setting} in ${this.#source})`);
     if (credential === undefined) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SingleFlight, TtlCache } from '../cache/index.ts';
 import { ConfigError, RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { isRecord } from '../json/index.ts';
-import { EXEC_TIMEOUT_MS, firstLine, joinRun, runProgram } from './exec.ts';
+import { EXEC_TIMEOUT_MS, describeExit, joinRun, runProgram } from './exec.ts';
 import type { ExecResult } from './exec.ts';
 import { createKeyMatcher, createKeyring } from './keyring.ts';
 import { PROVIDER_API_VERSION, parseGoDuration } from './provider-config.ts';
@@ -169,8 +169,7 @@ class Plugin {
         break;
     }
     if (result.code !== 0) {
-      const why = firstLine(result.stderr);
-      throw failure(`failed for ${image} (exit ${String(result.code)}${why === '' ? '' : `: ${why}`})`);
+      throw failure(`failed for ${image} (${describeExit(result.code, result.stderr)})`);
     }
     const answer = parseResponse(result.stdout, this.#spec.apiVersion, `credential provider ${name}`);
     if (typeof answer === 'string') throw failure(`answered ${image} with no ${PROVIDER_API_VERSION} CredentialProviderResponse: ${answer}`);

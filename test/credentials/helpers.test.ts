@@ -1,5 +1,7 @@
 // docker credential helpers (credHelpers, credsStore) as real programs, serving the real registry's logins.
 import assert from 'node:assert/strict';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { dockerConfigKeyring } from '../../src/credentials/index.ts';
 import type { HelperOptions, Keyring } from '../../src/credentials/index.ts';
@@ -169,6 +171,19 @@ describe('a helper that has nothing, or fails', () => {
     const [run] = helper.runs();
     assert.ok(run !== undefined);
     await eventually(() => !isRunning(run.pid), `helper process ${String(run.pid)} to be gone`);
+  });
+
+  it('stops what a helper script started too: its whole process group is killed', async () => {
+    const name = uniqueName();
+    const childPid = join(dir, `${name}.child`);
+    const script = join(dir, `docker-credential-${name}`);
+    await writeFile(script, `#!/bin/sh\nsleep 30 &\necho $! > ${childPid}\nwait\n`);
+    await chmod(script, 0o755);
+    const error = await rejection(resolveWith(keyringOf({ credsStore: name }, { timeoutMs: 300 }), `${basic.host}/private/app:v1`));
+    assert.equal(error.code, 'REGISTRY_CREDENTIALS');
+    const pid = Number(await readFile(childPid, 'utf8'));
+    assert.ok(pid > 0);
+    await eventually(() => !isRunning(pid), `the helper's child ${String(pid)} to be gone`);
   });
 
   it('gives up at the lookup\'s deadline when that comes first, and stops the helper no lookup waits for', async () => {
