@@ -48,13 +48,26 @@ export interface Credential {
   readonly key: string;
 }
 
-/** Finds the credentials that apply to an image, most specific first (kubelet keyring rules). */
+/** What a keyring lookup may spend: the lookup's deadline and its cancellation. */
+export interface KeyringContext {
+  /** Absolute deadline in epoch milliseconds; a credential helper or plugin still running then is abandoned. */
+  readonly deadline: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Finds the credentials that apply to an image, most specific first (kubelet keyring rules).
+ * Asynchronous because some credentials come from programs (docker credential helpers, kubelet
+ * credential provider plugins); keyrings of static entries answer at once.
+ */
 export interface Keyring {
   /**
    * @param image normalized `registry/repository` (`docker.io/library/nginx`, `127.0.0.1:5000/demo/app`)
    * @returns every matching credential, most specific key first; empty when none match
+   * @throws RegistryError (`REGISTRY_CREDENTIALS`, or `REGISTRY_TIMEOUT` past the deadline) when a
+   *   program that must supply them fails; a program's "not found" answer means no credential
    */
-  lookup(image: string): readonly Credential[];
+  lookup(image: string, context: KeyringContext): Promise<readonly Credential[]>;
 }
 
 /** What the admission core needs to know about a pod to find its pull credentials. */

@@ -23,15 +23,16 @@ export class TtlCache<V> {
     return entry.value;
   }
 
-  set(key: string, value: V): void {
-    if (this.#ttlMs <= 0 || this.#maxEntries <= 0) return;
+  /** Stores `value` for the cache's TTL, or for `ttlMs` when given (an answer that says how long it holds). */
+  set(key: string, value: V, ttlMs: number = this.#ttlMs): void {
+    if (ttlMs <= 0 || this.#maxEntries <= 0) return;
     this.#entries.delete(key);
     while (this.#entries.size >= this.#maxEntries) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;
       this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { value, expiresAt: this.#now() + this.#ttlMs });
+    this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs });
   }
 
   get size(): number {

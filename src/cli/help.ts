@@ -10,7 +10,8 @@ const COMMON_FLAGS = `Flags of every command:
                                    docker.io=http://10.0.0.5:5000; http:// is plain HTTP
   --ca-file FILE                   also trust this PEM bundle for registry TLS
   --docker-config FILE             docker config.json with registry credentials (default: registries.dockerConfig,
-                                   else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, if it exists)
+                                   else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, if it exists);
+                                   its credHelpers/credsStore run docker-credential-NAME from PATH
   --config FILE                    tagpin configuration (default: $TAGPIN_CONFIG, else built-in defaults)
   -h, --help                       show this help
 Registry requests go through $HTTPS_PROXY (http:// registries: $HTTP_PROXY) when set, except for

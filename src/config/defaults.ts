@@ -14,7 +14,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     requireDigest: false,
   },
   exclude: { namespaces: ['kube-system'], images: [] },
-  registries: { insecure: [], caFile: null, allow: [], privateHosts: [], dockerConfig: null, mirrors: {} },
+  registries: { insecure: [], caFile: null, allow: [], privateHosts: [], dockerConfig: null, mirrors: {}, credentialProviders: null },
   resolve: { timeoutMs: 8000, onError: 'deny' },
   cache: { ttlSeconds: 300, maxEntries: 10000 },
   server: { port: 8443, metricsPort: 9090, tlsCert: null, tlsKey: null },
@@ -43,8 +43,9 @@ registries:
   caFile: null              # extra PEM bundle trusted for registry and token-server TLS
   allow: []                 # host globs; when non-empty, no other registry is contacted
   privateHosts: []          # host globs that may resolve to loopback/private addresses (the server's guard)
-  dockerConfig: null        # docker config.json with credentials
+  dockerConfig: null        # docker config.json with credentials (auths, credHelpers, credsStore)
   mirrors: {}               # {REGISTRY: [URL, …]}: mirrors tried in order before the registry itself
+  credentialProviders: null # {config: FILE, binDir: DIR}: kubelet credential provider plugins
 resolve:
   timeoutMs: 8000           # budget for all lookups of one admission or one CLI image
   onError: deny             # deny | allow  (allow: admit unchanged, with a warning, an audit

@@ -16,6 +16,7 @@ export { SUPPORTED_KINDS } from '../workload/index.ts';
 export { DEFAULT_CONFIG, DEFAULT_CONFIG_YAML } from './defaults.ts';
 export { isMirrorUrl, mirroredRegistry, parseMirrorUrl } from './mirrors.ts';
 export type { MirrorUrl } from './mirrors.ts';
+export { parseYaml } from './yaml.ts';
 
 /** Environment variable naming the config file when no `--config` is given. */
 const CONFIG_ENV = 'TAGPIN_CONFIG';

@@ -54,7 +54,7 @@ export interface RegistriesConfig {
    * without limiting tagpin to them as `allow` does. Link-local and metadata addresses stay refused. @default []
    */
   readonly privateHosts: readonly string[];
-  /** docker config.json with credentials. @default null */
+  /** docker config.json with credentials (`auths`; `credHelpers`/`credsStore` run docker credential helpers). @default null */
   readonly dockerConfig: string | null;
   /**
    * Mirrors and pull-through caches by the registry they stand in for (normalized: `docker.io`,
@@ -62,6 +62,16 @@ export interface RegistriesConfig {
    * (`parseMirrorUrl`). @default {}
    */
   readonly mirrors: Readonly<Record<string, readonly string[]>>;
+  /** kubelet credential provider plugins: their CredentialProviderConfig and the directory holding them. @default null */
+  readonly credentialProviders: CredentialProvidersConfig | null;
+}
+
+/** Where kubelet credential provider plugins are configured, as kubelet's two flags say it. */
+export interface CredentialProvidersConfig {
+  /** A CredentialProviderConfig file (kubelet.config.k8s.io/v1, YAML or JSON), like `--image-credential-provider-config`. */
+  readonly config: string;
+  /** The directory holding each provider's plugin under its name, like `--image-credential-provider-bin-dir`. */
+  readonly binDir: string;
 }
 
 export interface ResolveConfig {

@@ -3,7 +3,7 @@ import { ConfigError } from '../errors/index.ts';
 import { DEFAULT_CONFIG, deepFreeze } from './defaults.ts';
 import { SUPPORTED_KINDS } from '../workload/index.ts';
 import { OnError, ValidateAction } from './types.ts';
-import type { Config } from './types.ts';
+import type { Config, CredentialProvidersConfig } from './types.ts';
 import { validateHostGlob, validateHostPort } from './hosts.ts';
 import { isMirrorUrl, mirroredRegistry, parseMirrorUrl } from './mirrors.ts';
 
@@ -49,6 +49,7 @@ const SPEC: { readonly [K in keyof Config]: SectionSpec<Config[K]> } = {
     privateHosts: list(hostGlob),
     dockerConfig: nullable(text),
     mirrors,
+    credentialProviders: nullable(providerFiles),
   },
   resolve: {
     // The API server gives a webhook at most 30 s, so a longer budget could never be used.
@@ -229,6 +230,16 @@ function mirrorUrl(value: unknown, path: string): string {
   const parsed = parseMirrorUrl(text(value, path));
   if (!isMirrorUrl(parsed)) throw new Problem(path, `${path} ${parsed.problem} (got ${describe(value)})`);
   return parsed.url;
+}
+
+/** `{config: FILE, binDir: DIR}`, both required: kubelet needs both flags too. */
+function providerFiles(value: unknown, path: string): CredentialProvidersConfig {
+  const given = mapping(value, path);
+  rejectUnknown(given, ['config', 'binDir'], path);
+  for (const key of ['config', 'binDir']) {
+    if (!Object.hasOwn(given, key)) throw new Problem(`${path}.${key}`, `${path}.${key} is missing (set both config and binDir)`);
+  }
+  return { config: text(given['config'], `${path}.config`), binDir: text(given['binDir'], `${path}.binDir`) };
 }
 
 function describe(value: unknown): string {

@@ -4,23 +4,24 @@ import { ConfigError } from '../errors/index.ts';
 
 /**
  * Parses one YAML document into plain data; undefined for an empty document.
- * @throws ConfigError `config FILE:LINE:COL: invalid YAML: …` on the first syntax error
+ * @param label what the file is, opening every message (`config`, or the key that names the file)
+ * @throws ConfigError `LABEL FILE:LINE:COL: invalid YAML: …` on the first syntax error
  */
-export function parseYaml(text: string, source: string): unknown {
+export function parseYaml(text: string, source: string, label = 'config'): unknown {
   // uniqueKeys (the default) makes a repeated key an error rather than a silent override.
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first !== undefined) {
     const pos = first.linePos?.[0];
     const where = pos === undefined ? source : `${source}:${String(pos.line)}:${String(pos.col)}`;
-    throw new ConfigError(`config ${where}: invalid YAML: ${firstLine(first.message)}`, { where, cause: first });
+    throw new ConfigError(`${label} ${where}: invalid YAML: ${firstLine(first.message)}`, { where, cause: first });
   }
   if (doc.contents === null) return undefined;
   try {
     // maxAliasCount bounds alias expansion ("billion laughs").
     return doc.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (err) {
-    throw new ConfigError(`config ${source}: invalid YAML: ${firstLine(err instanceof Error ? err.message : String(err))}`, {
+    throw new ConfigError(`${label} ${source}: invalid YAML: ${firstLine(err instanceof Error ? err.message : String(err))}`, {
       where: source,
       cause: err,
     });

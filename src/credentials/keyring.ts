@@ -2,7 +2,7 @@
 import { DOCKER_HUB, DOCKER_HUB_HOSTS, isDockerHubHost, parseReference, splitHostPort, stripBrackets } from '../reference/index.ts';
 import { compileGlob, globMatches } from '../glob/index.ts';
 import type { Glob } from '../glob/index.ts';
-import type { Credential, Keyring } from './types.ts';
+import type { Credential, Keyring, KeyringContext, StaticKeyring } from './types.ts';
 
 /** Where a config key or an image points: host (lowercase, IPv6 without brackets), port, and path (`/a/b`, or '' for the whole host). */
 export interface Location {
@@ -57,8 +57,8 @@ function pathCovers(keyPath: string, imagePath: string): boolean {
   return imagePath === keyPath || imagePath.startsWith(`${keyPath}/`);
 }
 
-interface Entry {
-  readonly credential: Credential;
+/** A config key compiled for matching. */
+interface Pattern {
   readonly labels: readonly Glob[];
   readonly port: string;
   readonly path: string;
@@ -66,8 +66,8 @@ interface Entry {
   readonly sortKey: string;
 }
 
-function toEntry(credential: Credential): Entry | undefined {
-  const location = parseKeyLocation(credential.key);
+function compileKey(key: string): Pattern | undefined {
+  const location = parseKeyLocation(key);
   if (location === undefined) return undefined;
   const labels: Glob[] = [];
   for (const label of hostLabels(location.host)) {
@@ -78,7 +78,7 @@ function toEntry(credential: Credential): Entry | undefined {
   }
   const host = isDockerHubHost(location.host) ? DOCKER_HUB : location.host;
   const sortKey = `${host}${location.port === '' ? '' : `:${location.port}`}${location.path}`;
-  return { credential, labels, port: location.port, path: location.path, sortKey };
+  return { labels, port: location.port, path: location.path, sortKey };
 }
 
 /** DNS labels of a host; an IPv6 address is a single label. */
@@ -91,34 +91,50 @@ function hostMatches(labels: readonly Glob[], host: string): boolean {
   return parts.length === labels.length && labels.every((glob, i) => globMatches(glob, parts[i] ?? ''));
 }
 
+function patternMatches(pattern: Pattern, location: Location): boolean {
+  const hosts = location.port === '' && isDockerHubHost(location.host) ? DOCKER_HUB_HOSTS : [location.host];
+  return pattern.port === location.port && hosts.some((host) => hostMatches(pattern.labels, host)) && pathCovers(pattern.path, location.path);
+}
+
+/**
+ * Whether any of `keys` matches an image, by the keyring's rules; kubelet matches a credential
+ * provider's `matchImages` this way. Keys that name no host, or hold a malformed glob, match nothing.
+ */
+export function createKeyMatcher(keys: readonly string[]): (image: string) => boolean {
+  const patterns = keys.flatMap((key) => compileKey(key) ?? []);
+  return (image) => {
+    const location = imageLocation(image);
+    return location !== undefined && patterns.some((pattern) => patternMatches(pattern, location));
+  };
+}
+
 /**
  * A keyring over `credentials`, each matched by its `key` with kubelet's rules: equal port, as many
  * host labels, each label a glob (`*.gcr.io` matches `us.gcr.io`, not `gcr.io`), the key's path a
  * prefix of the image's. Docker Hub's names (`docker.io`, `index.docker.io`, `registry-1.docker.io`)
  * are one registry. Credentials with a key that names no host, or a malformed glob, never match.
  */
-export function createKeyring(credentials: readonly Credential[]): Keyring {
-  const entries = credentials.flatMap((credential) => toEntry(credential) ?? []);
+export function createKeyring(credentials: readonly Credential[]): StaticKeyring {
+  const entries = credentials.flatMap((credential) => {
+    const pattern = compileKey(credential.key);
+    return pattern === undefined ? [] : [{ credential, pattern }];
+  });
   // Reverse order puts `quay.io/coreos` before `quay.io`; the sort is stable, so equal keys keep file order.
-  entries.sort((a, b) => (a.sortKey < b.sortKey ? 1 : a.sortKey > b.sortKey ? -1 : 0));
-  return {
-    lookup(image: string): readonly Credential[] {
-      const location = imageLocation(image);
-      if (location === undefined) return [];
-      const hosts = location.port === '' && isDockerHubHost(location.host) ? DOCKER_HUB_HOSTS : [location.host];
-      return entries
-        .filter(
-          (entry) =>
-            entry.port === location.port &&
-            hosts.some((host) => hostMatches(entry.labels, host)) &&
-            pathCovers(entry.path, location.path),
-        )
-        .map((entry) => entry.credential);
-    },
+  entries.sort((a, b) => (a.pattern.sortKey < b.pattern.sortKey ? 1 : a.pattern.sortKey > b.pattern.sortKey ? -1 : 0));
+  const match = (image: string): readonly Credential[] => {
+    const location = imageLocation(image);
+    if (location === undefined) return [];
+    return entries.filter((entry) => patternMatches(entry.pattern, location)).map((entry) => entry.credential);
   };
+  return { match, lookup: (image: string) => Promise.resolve(match(image)) };
 }
 
 /** A keyring that consults each of `keyrings` and returns all their matches, first keyring's first. */
 export function mergeKeyrings(...keyrings: readonly Keyring[]): Keyring {
-  return { lookup: (image: string): readonly Credential[] => keyrings.flatMap((keyring) => keyring.lookup(image)) };
+  return {
+    async lookup(image: string, context: KeyringContext): Promise<readonly Credential[]> {
+      const found = await Promise.all(keyrings.map((keyring) => keyring.lookup(image, context)));
+      return found.flat();
+    },
+  };
 }

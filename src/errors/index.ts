@@ -73,6 +73,8 @@ export const RegistryErrorCode = {
   notAllowed: 'REGISTRY_NOT_ALLOWED',
   redirect: 'REGISTRY_REDIRECT',
   token: 'REGISTRY_TOKEN',
+  /** A docker credential helper or kubelet credential provider plugin failed to answer. */
+  credentials: 'REGISTRY_CREDENTIALS',
 } as const;
 export type RegistryErrorCode = (typeof RegistryErrorCode)[keyof typeof RegistryErrorCode];
 

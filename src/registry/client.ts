@@ -18,7 +18,7 @@ import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
 import type { Learned } from './fetch.ts';
 import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
-import { Mirrors, credentialsAt } from './mirrors.ts';
+import { Mirrors, mirrorImage } from './mirrors.ts';
 import { readProxySettings, summarizeProxies } from './proxy.ts';
 import type { ProxySummary } from './proxy.ts';
 import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
@@ -104,9 +104,15 @@ export class RegistryClient implements Resolver {
     const context: FailureContext = { image: ref.original, registry: ref.registry };
     this.#checkAllowed(ref.registry, context);
 
-    const credentials = options.keyring?.lookup(`${ref.registry}/${ref.repository}`) ?? [];
+    const credentials = await this.#credentials(ref, `${ref.registry}/${ref.repository}`, options);
     const mirrors = this.#mirrors.for(ref.registry);
-    const mirrorCredentials = mirrors.map((mirror) => credentialsAt(options.keyring, mirror, ref.repository));
+    // A mirror gets the credentials of its own host only (mirrorImage: none for a name that reads as Docker Hub's).
+    const mirrorCredentials = await Promise.all(
+      mirrors.map((mirror) => {
+        const image = mirrorImage(mirror, ref.repository);
+        return image === undefined ? [] : this.#credentials(ref, image, options);
+      }),
+    );
     // A digest learned at a mirror is scoped to the mirror's credential that got it, so those count too.
     const fingerprints = [...new Set([...credentials, ...mirrorCredentials.flat()].map((c) => fingerprint(c)))];
     const name = `${ref.registry}/${ref.repository}:${tag}`;
@@ -195,6 +201,16 @@ export class RegistryClient implements Resolver {
     this.#direct.auth.clear();
     this.#viaMirror.auth.clear();
     await this.#transport.close();
+  }
+
+  /** The keyring's credentials for `ref`; a failing credential helper or plugin fails the lookup, about `ref` as written. */
+  /** The keyring's credentials for `image` (the reference's own, or its name at a mirror); errors name the reference. */
+  async #credentials(ref: ImageReference, image: string, options: LookupOptions): Promise<readonly Credential[]> {
+    try {
+      return (await options.keyring?.lookup(image, { deadline: options.deadline, signal: options.signal })) ?? [];
+    } catch (error) {
+      throw error instanceof RegistryError ? error.forImage(ref.original, ref.registry) : error;
+    }
   }
 
   #checkAllowed(registry: string, context: FailureContext): void {

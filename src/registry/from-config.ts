@@ -1,8 +1,9 @@
 // Builds the registry client and the configured credentials from `registries.*` and `cache.*`,
 // reading the files those keys name; shared by the CLI and the server.
-import { readSettingFile } from '../config/index.ts';
-import type { Config } from '../config/index.ts';
-import { emptyKeyring, parseDockerConfig } from '../credentials/index.ts';
+import { resolve } from 'node:path';
+import { parseYaml, readSettingFile } from '../config/index.ts';
+import type { Config, CredentialProvidersConfig } from '../config/index.ts';
+import { checkPluginBinaries, createProviderKeyring, dockerConfigKeyring, emptyKeyring, mergeKeyrings, parseProviderConfig } from '../credentials/index.ts';
 import type { Keyring } from '../credentials/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { CLI_TRUST_HINTS, SERVER_TRUST_HINTS } from './address.ts';
@@ -10,7 +11,7 @@ import { RegistryClient } from './client.ts';
 import type { ProxySummary } from './proxy.ts';
 import type { RegistryObserver, Resolver } from './types.ts';
 
-/** A registry client and the keyring of `registries.dockerConfig`. */
+/** A registry client and the node-level keyring: `registries.dockerConfig`, then `registries.credentialProviders`. */
 export interface RegistryAccess {
   readonly resolver: Resolver;
   readonly keyring: Keyring;
@@ -19,8 +20,9 @@ export interface RegistryAccess {
 }
 
 /**
- * Reads `registries.caFile` and `registries.dockerConfig`, and the proxy variables of `options.env`
- * (default `process.env`), and builds the client.
+ * Reads `registries.caFile`, `registries.dockerConfig` and `registries.credentialProviders`, and the
+ * proxy variables of `options.env` (default `process.env`), and builds the client and the keyring.
+ * Credential helpers and plugins are only checked here, never run.
  * @throws ConfigError naming the key and the file when one cannot be read or parsed, or the variable
  *   whose proxy URL is malformed
  */
@@ -35,7 +37,8 @@ export async function openRegistryAccess(
   const { observer, caller } = options;
   const { registries } = config;
   const ca = registries.caFile === null ? undefined : await readSettingFile('registries.caFile', registries.caFile);
-  const keyring = await loadKeyring(registries.dockerConfig);
+  const keyrings = [await loadKeyring(registries.dockerConfig), await loadProviders(registries.credentialProviders)];
+  const keyring = mergeKeyrings(...keyrings.filter((k) => k !== emptyKeyring));
   const resolver = new RegistryClient({
     insecure: registries.insecure,
     allow: registries.allow,
@@ -62,5 +65,14 @@ async function loadKeyring(path: string | null): Promise<Keyring> {
   } catch (error) {
     throw new ConfigError(`registries.dockerConfig ${path}: not JSON: ${describeError(error)}`, { where: path, cause: error });
   }
-  return parseDockerConfig(document, path);
+  return dockerConfigKeyring(document, path);
+}
+
+async function loadProviders(files: CredentialProvidersConfig | null): Promise<Keyring> {
+  if (files === null) return emptyKeyring;
+  const key = 'registries.credentialProviders.config';
+  const document = parseYaml(await readSettingFile(key, files.config), files.config, key);
+  const setup = { file: files.config, binDir: resolve(files.binDir), providers: parseProviderConfig(document, files.config) };
+  await checkPluginBinaries(setup);
+  return createProviderKeyring(setup);
 }

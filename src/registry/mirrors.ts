@@ -2,7 +2,6 @@
 import { TtlCache } from '../cache/index.ts';
 import { isMirrorUrl, mirroredRegistry, parseMirrorUrl } from '../config/index.ts';
 import type { MirrorUrl } from '../config/index.ts';
-import type { Credential, Keyring } from '../credentials/index.ts';
 import { ConfigError, RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { parseReference } from '../reference/index.ts';
 import { describeStatus } from './failure.ts';
@@ -107,20 +106,17 @@ export class Mirrors {
 }
 
 /**
- * The credentials the keyring matches for `repository` at the mirror's host (kubelet's rules, as for
- * `MIRRORHOST/repository`); never those of the registry it mirrors. A single-label host other than
- * `localhost` (`http://mirror`) gets none: `mirror/app` reads as a Docker Hub repository and would
- * match Docker Hub's credentials.
+ * The image name whose credentials a mirror gets (kubelet's rules, as for `MIRRORHOST/repository`);
+ * never the registry it mirrors. A single-label host other than `localhost` (`http://mirror`) gets
+ * none (undefined): `mirror/app` reads as a Docker Hub repository and would match Docker Hub's credentials.
  */
-export function credentialsAt(keyring: Keyring | undefined, mirror: MirrorUrl, repository: string): readonly Credential[] {
-  if (keyring === undefined) return [];
+export function mirrorImage(mirror: MirrorUrl, repository: string): string | undefined {
   const image = `${mirror.host}/${repository}`;
   try {
-    if (parseReference(image).registry !== mirror.host) return [];
+    return parseReference(image).registry === mirror.host ? image : undefined;
   } catch {
-    return [];
+    return undefined;
   }
-  return keyring.lookup(image);
 }
 
 /** What kind of failure made a lookup move past a mirror, for the metric. */

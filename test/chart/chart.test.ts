@@ -128,8 +128,13 @@ for (const s of SCENARIOS) {
       const configMap = sources.find((x) => x.configMap !== undefined)?.configMap as Json;
       const secret = sources.find((x) => x.secret !== undefined)?.secret as Json;
       assert.equal(configMap.name, only(r, 'ConfigMap').metadata.name);
-      assert.deepEqual(configMap.items, [{ key: 'config.yaml', path: 'config.yaml' }]);
       const config = parseConfig(String(field(only(r, 'ConfigMap'), 'data', 'config.yaml')), 'ConfigMap');
+      const providers = config.registries.credentialProviders;
+      assert.deepEqual(configMap.items, [
+        { key: 'config.yaml', path: 'config.yaml' },
+        ...(providers === null ? [] : [{ key: 'credential-providers.yaml', path: 'credential-providers.yaml' }]),
+      ]);
+      if (providers !== null) assert.equal(providers.config, '/etc/tagpin/credential-providers.yaml');
       const paths = Object.fromEntries((secret.items as Json[]).map((i) => [i.key, `/etc/tagpin/${String(i.path)}`]));
       assert.equal(paths['tls.crt'], config.server.tlsCert);
       assert.equal(paths['tls.key'], config.server.tlsKey);
@@ -152,9 +157,14 @@ for (const s of SCENARIOS) {
         (w) => field(w, 'webhooks', 0, 'timeoutSeconds') as number,
       );
       for (const seconds of webhookTimeouts) assert.ok(config.resolve.timeoutMs < seconds * 1000, `${String(config.resolve.timeoutMs)} ms < ${String(seconds)} s`);
-      // The rendered config means what values.config means; the chart adds only the TLS paths and a timeout.
+      // The rendered config means what values.config means; the chart adds only the TLS paths, a timeout,
+      // and with credentialProviders.enabled where it mounts the CredentialProviderConfig and the plugins.
       const given = (field(s.values, 'config') ?? {}) as Json;
-      const expected = parseConfig(stringify(given), 'values.config');
+      const parsed = parseConfig(stringify(given), 'values.config');
+      const expected =
+        field(s.values, 'credentialProviders', 'enabled') === true
+          ? { ...parsed, registries: { ...parsed.registries, credentialProviders: { config: '/etc/tagpin/credential-providers.yaml', binDir: '/opt/credential-providers' } } }
+          : parsed;
       const derivedTimeout = field(given, 'resolve', 'timeoutMs') === undefined;
       assert.deepEqual(
         { ...config, resolve: { ...config.resolve, timeoutMs: derivedTimeout ? 0 : config.resolve.timeoutMs }, server: { ...config.server, tlsCert: null, tlsKey: null } },

@@ -102,5 +102,28 @@ function installs(caBundle: string): readonly Scenario[] {
         },
       },
     },
+    {
+      ...base,
+      name: 'EKS, credentials from the node\'s ecr-credential-provider',
+      values: {
+        serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/tagpin-ecr-read' } },
+        credentialProviders: {
+          enabled: true,
+          config: {
+            apiVersion: 'kubelet.config.k8s.io/v1',
+            kind: 'CredentialProviderConfig',
+            providers: [
+              {
+                name: 'ecr-credential-provider',
+                matchImages: ['*.dkr.ecr.*.amazonaws.com', '*.dkr.ecr.*.amazonaws.com.cn'],
+                defaultCacheDuration: '12h',
+                apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+              },
+            ],
+          },
+          plugins: { hostPath: { path: '/etc/eks/image-credential-provider', type: 'Directory' } },
+        },
+      },
+    },
   ];
 }

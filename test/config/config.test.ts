@@ -81,7 +81,7 @@ describe('parseConfig', () => {
         'mutate: {enabled: false, output: digest, kinds: [Pod, Deployment]}',
         'validate: {action: audit, denyLatest: false, denyUntagged: false, mutableTags: ["v\\\\d+"], allowedTags: ["\\\\d+\\\\.\\\\d+\\\\.\\\\d+"], requireDigest: true}',
         'exclude: {namespaces: [kube-system, tagpin], images: ["docker.io/istio/*"]}',
-        'registries: {insecure: ["127.0.0.1:5000", "registry.local"], caFile: /etc/ca.pem, allow: ["*.example.com"], privateHosts: ["*.corp.internal"], dockerConfig: /root/.docker/config.json, mirrors: {docker.io: ["https://mirror.corp"]}}',
+        'registries: {insecure: ["127.0.0.1:5000", "registry.local"], caFile: /etc/ca.pem, allow: ["*.example.com"], privateHosts: ["*.corp.internal"], dockerConfig: /root/.docker/config.json, mirrors: {docker.io: ["https://mirror.corp"]}, credentialProviders: {config: /etc/cp.yaml, binDir: /opt/cp}}',
         'resolve: {timeoutMs: 2500, onError: allow}',
         'cache: {ttlSeconds: 0, maxEntries: 5}',
         'server: {port: 443, metricsPort: 9091, tlsCert: /tls/tls.crt, tlsKey: /tls/tls.key}',
@@ -99,6 +99,7 @@ describe('parseConfig', () => {
       privateHosts: ['*.corp.internal'],
       dockerConfig: '/root/.docker/config.json',
       mirrors: { 'docker.io': ['https://mirror.corp'] },
+      credentialProviders: { config: '/etc/cp.yaml', binDir: '/opt/cp' },
     });
     assert.deepEqual(config.resolve, { timeoutMs: 2500, onError: 'allow' });
     assert.deepEqual(config.cache, { ttlSeconds: 0, maxEntries: 5 });
@@ -173,6 +174,20 @@ describe('parseConfig', () => {
   it('rejects a registries.allow entry that is not a host glob', () => {
     rejects('registries: {allow: ["https://*.example.com"]}', /^config x\.yaml: registries\.allow\[0\] must be a host glob/);
     rejects('registries: {privateHosts: ["http://registry.corp"]}', /^config x\.yaml: registries\.privateHosts\[0\] must be a host glob/);
+  });
+
+  it('takes registries.credentialProviders as null or {config, binDir}, both set', () => {
+    assert.equal(parseConfig('registries: {credentialProviders: null}', 'x.yaml').registries.credentialProviders, null);
+    rejects('registries: {credentialProviders: /etc/cp.yaml}', 'config x.yaml: registries.credentialProviders must be a mapping (got "/etc/cp.yaml")');
+    rejects(
+      'registries: {credentialProviders: {config: /etc/cp.yaml}}',
+      'config x.yaml: registries.credentialProviders.binDir is missing (set both config and binDir)',
+    );
+    rejects(
+      'registries: {credentialProviders: {config: /etc/cp.yaml, binDir: /opt, bindir: /opt}}',
+      'config x.yaml: unknown key registries.credentialProviders.bindir (did you mean registries.credentialProviders.binDir?)',
+    );
+    rejects('registries: {credentialProviders: {config: "", binDir: /opt}}', 'config x.yaml: registries.credentialProviders.config must be a non-empty string (got "")');
   });
 
   it('requires TLS certificate and key together, and distinct ports', () => {

@@ -75,15 +75,15 @@ describe('parseDockerConfig reads config.json', () => {
 
   it('accepts the JSON text as well as the parsed document', () => {
     const text = JSON.stringify({ auths: { 'r.io': { auth: b64('u:p') } } });
-    assert.equal(parseDockerConfig(text, 'cfg').lookup('r.io/app')[0]?.username, 'u');
-    assert.equal(parseDockerConfig(new TextEncoder().encode(text), 'cfg').lookup('r.io/app')[0]?.username, 'u');
+    assert.equal(parseDockerConfig(text, 'cfg').match('r.io/app')[0]?.username, 'u');
+    assert.equal(parseDockerConfig(new TextEncoder().encode(text), 'cfg').match('r.io/app')[0]?.username, 'u');
   });
 });
 
 describe('parseDockerConfig reads legacy .dockercfg', () => {
   it('reads the top-level map of entries', () => {
     const keyring = parseDockerConfig({ 'https://index.docker.io/v1/': { auth: b64('hub:pw'), email: 'a@b' } }, 'secret ns/old');
-    assert.deepEqual(keyring.lookup('docker.io/library/nginx'), [
+    assert.deepEqual(keyring.match('docker.io/library/nginx'), [
       { username: 'hub', password: 'pw', source: 'secret ns/old', key: 'https://index.docker.io/v1/' },
     ]);
   });

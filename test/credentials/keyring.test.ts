@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createKeyring, emptyKeyring, mergeKeyrings, parseDockerConfig, parseKeyLocation } from '../../src/credentials/index.ts';
-import type { Credential, Keyring } from '../../src/credentials/index.ts';
+import type { Credential, StaticKeyring } from '../../src/credentials/index.ts';
 
 const credential = (key: string, username = key): Credential => ({ username, password: 'pw', source: 'test', key });
 /** A keyring whose credentials are named after their keys, to read matches easily. */
-const keyringOf = (...keys: readonly string[]): Keyring => createKeyring(keys.map((key) => credential(key)));
-const matches = (keyring: Keyring, image: string): readonly string[] => keyring.lookup(image).map((c) => c.key);
+const keyringOf = (...keys: readonly string[]): StaticKeyring => createKeyring(keys.map((key) => credential(key)));
+const matches = (keyring: StaticKeyring, image: string): readonly string[] => keyring.match(image).map((c) => c.key);
 
 describe('config keys are read as kubelet reads them', () => {
   it('drops the scheme and a leading /v1/ or /v2/', () => {
@@ -77,7 +77,7 @@ describe('keyring matching', () => {
   it('keeps document order between credentials listed under the same key', () => {
     const keyring = createKeyring([credential('r.io', 'first'), credential('https://r.io/v1/', 'second')]);
     assert.deepEqual(
-      keyring.lookup('r.io/app').map((c) => c.username),
+      keyring.match('r.io/app').map((c) => c.username),
       ['first', 'second'],
     );
   });
@@ -114,13 +114,13 @@ describe('keyring matching', () => {
 });
 
 describe('mergeKeyrings', () => {
-  it("returns the first keyring's matches before the second's, whatever their specificity", () => {
+  it("returns the first keyring's matches before the second's, whatever their specificity", async () => {
     const pod = parseDockerConfig({ auths: { 'r.io': { auth: Buffer.from('pod:pw').toString('base64') } } }, 'secret ns/pod');
     const sa = parseDockerConfig({ auths: { 'r.io/team': { username: 'sa', password: 'pw' } } }, 'secret ns/sa');
     assert.deepEqual(
-      mergeKeyrings(pod, emptyKeyring, sa).lookup('r.io/team/app').map((c) => c.source),
+      (await mergeKeyrings(pod, emptyKeyring, sa).lookup('r.io/team/app', { deadline: Number.POSITIVE_INFINITY })).map((c) => c.source),
       ['secret ns/pod', 'secret ns/sa'],
     );
-    assert.deepEqual(mergeKeyrings().lookup('r.io/team/app'), []);
+    assert.deepEqual(await mergeKeyrings().lookup('r.io/team/app', { deadline: Number.POSITIVE_INFINITY }), []);
   });
 });

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { helperLogin, pathWith, provider, writeProgram, writeProviderConfig } from '../support/credential-helpers.ts';
+import type { CredentialProgram } from '../support/credential-helpers.ts';
 import { writeDockerConfig } from '../support/docker-config.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import type { FaultChoice, FaultProxy } from '../support/fault-proxy.ts';
@@ -67,6 +69,10 @@ describe('nothing secret in logs', () => {
   const bareMarker = `Z${Array.from(randomBytes(20), (b) => String.fromCharCode(97 + (b % 26))).join('')}`;
   const fronts: Record<string, FaultProxy> = {};
   const digests = new Map<string, string>();
+  /** What credential helpers and plugins print on stdout, in broken answers and failed runs. */
+  const helperSecret = `helper-${randomBytes(12).toString('base64url')}`;
+  const pluginSecret = `plugin-${randomBytes(12).toString('base64url')}`;
+  const programs: CredentialProgram[] = [];
 
   before(async () => {
     requireRegistryBinary();
@@ -148,6 +154,32 @@ describe('nothing secret in logs', () => {
       }).catch((error: unknown) => error as { stdout: string; stderr: string });
       cliOutput.push(output.stdout, output.stderr);
     }
+
+    // The CLI with credential helpers and a provider plugin: one that works, and ones that print
+    // their secret where the protocol's answer should be, or on stdout of a failed run.
+    programs.push(
+      await writeProgram(dir, 'docker-credential-secrets-ok', { default: helperLogin(basic) }),
+      await writeProgram(dir, 'docker-credential-secrets-broken', { default: { stdout: `{"Username":"u","Secret":"${helperSecret}"` } }),
+      await writeProgram(dir, 'docker-credential-secrets-failing', { default: { stdout: helperSecret, stderr: 'no keychain\n', exitCode: 1 } }),
+      await writeProgram(dir, 'secrets-plugin', { default: { stdout: `{"auth":{"x":{"password":"${pluginSecret}"}}`, exitCode: 1 } }),
+    );
+    const helperHosts = { 'secrets-ok': basic.host, 'secrets-broken': host('wrongName'), 'secrets-failing': host('redirect') };
+    const helperConfig = join(dir, 'helpers.json');
+    await writeFile(helperConfig, JSON.stringify({ credHelpers: Object.fromEntries(Object.entries(helperHosts).map(([name, h]) => [h, name])) }));
+    const providers = await writeProviderConfig(dir, [provider('secrets-plugin', [host('unauthorized')])]);
+    const programConfig = join(dir, 'programs.yaml');
+    await writeFile(
+      programConfig,
+      stringify({ registries: { caFile: pki.caFile, allow: ['127.0.0.1', 'localhost'], dockerConfig: helperConfig, credentialProviders: { config: providers, binDir: dir } } }),
+    );
+    for (const image of [...Object.values(helperHosts), host('unauthorized')].map((h) => `${h}/private/app:v1`)) {
+      const output = await run(process.execPath, ['src/main.ts', 'resolve', '--config', programConfig, image], {
+        cwd: repoRoot,
+        env: { ...process.env, TAGPIN_DEBUG: '1', PATH: pathWith(dir) },
+        timeout: 20_000,
+      }).catch((error: unknown) => error as { stdout: string; stderr: string });
+      cliOutput.push(output.stdout, output.stderr);
+    }
   });
 
   const results: Array<{ image: string; namespace: string; allowed: boolean; patch: ReturnType<typeof patchOf> }> = [];
@@ -184,6 +216,10 @@ describe('nothing secret in logs', () => {
     assert.ok((fronts['unauthorized']?.requests() ?? []).some((r) => r.authorization?.startsWith('Basic ')), 'refused credentials were sent');
     assert.ok(kube.requests() > 0, 'the pull secret was read from the API');
     assert.ok(cliOutput.join('').includes('@sha256:'), 'the CLI resolved an image');
+    assert.deepEqual(programs.map((p) => p.runs().length), [1, 1, 1, 1], 'every helper and the plugin ran once');
+    for (const failure of ['docker-credential-secrets-broken get printed something', 'docker-credential-secrets-failing get failed', 'credential provider secrets-plugin failed']) {
+      assert.ok(cliOutput.join('').includes(failure), `reported: ${failure}`);
+    }
   });
 
   function capturedBearerTokens(): string[] {
@@ -199,6 +235,8 @@ describe('nothing secret in logs', () => {
       secret('identity token', tokenRegistry.refreshToken ?? ''),
       secret('Kubernetes API token', kube.token),
       secret('pod env value', envMarker),
+      secret('a credential helper\'s stdout', helperSecret),
+      secret('a credential provider plugin\'s stdout', pluginSecret),
       ...capturedBearerTokens().map((t) => token('bearer token sent to a registry', t)),
       ...proxies.flatMap((p) => p.requests()).map((r) => /^Basic (\S+)$/.exec(r.authorization ?? '')?.[1]).filter((b): b is string => b !== undefined).map((b) => token('Basic header sent to a registry', b)),
     ];

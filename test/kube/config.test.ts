@@ -64,7 +64,7 @@ describe('loadKubeConfig', () => {
       namespace: 'env', serviceAccountName: undefined, imagePullSecrets: ['regcred'], deadline: Date.now() + 5000,
     });
     assert.deepEqual(warnings, []);
-    assert.deepEqual(keyring.lookup('registry.example.com/app').map((c) => c.username), ['env-user']);
+    assert.deepEqual((await keyring.lookup('registry.example.com/app', { deadline: Number.POSITIVE_INFINITY })).map((c) => c.username), ['env-user']);
   });
 
   it('merges a KUBECONFIG list, keeping the first current context', async () => {

@@ -24,6 +24,8 @@ function configLegacy(registry: string, user: string, pass: string): Record<stri
 
 const secretPath = (ns: string, name: string): string => `/api/v1/namespaces/${ns}/secrets/${name}`;
 const accountPath = (ns: string, name: string): string => `/api/v1/namespaces/${ns}/serviceaccounts/${name}`;
+/** Keyrings of pull secrets answer at once; the lookup's deadline does not matter to them. */
+const ANY_TIME = { deadline: Number.POSITIVE_INFINITY };
 
 describe('kube credential source', () => {
   let kube: FakeKube;
@@ -51,7 +53,7 @@ describe('kube credential source', () => {
     });
 
     assert.deepEqual(warnings, []);
-    const found = keyring.lookup('127.0.0.1:5000/team/app');
+    const found = await keyring.lookup('127.0.0.1:5000/team/app', ANY_TIME);
     assert.deepEqual(found.map((c) => [c.username, c.password, c.source]), [
       ['pod-user', 'pod-pass', 'secret merge/pod-cred'],
       ['sa-user', 'sa-pass', 'secret merge/sa-cred'],
@@ -69,9 +71,9 @@ describe('kube credential source', () => {
     });
 
     assert.deepEqual(warnings, []);
-    assert.deepEqual(keyring.lookup('registry.example.com/a/b').map((c) => c.username), ['json-user']);
-    assert.deepEqual(keyring.lookup('legacy.example.com:8443/a/b').map((c) => c.username), ['cfg-user']);
-    assert.deepEqual(keyring.lookup('other.example.com/a/b'), []);
+    assert.deepEqual((await keyring.lookup('registry.example.com/a/b', ANY_TIME)).map((c) => c.username), ['json-user']);
+    assert.deepEqual((await keyring.lookup('legacy.example.com:8443/a/b', ANY_TIME)).map((c) => c.username), ['cfg-user']);
+    assert.deepEqual(await keyring.lookup('other.example.com/a/b', ANY_TIME), []);
   });
 
   it('falls back to the default service account and uses a secret named twice only once', async () => {
@@ -84,7 +86,7 @@ describe('kube credential source', () => {
     });
 
     assert.deepEqual(warnings, []);
-    assert.deepEqual(keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['shared-user']);
+    assert.deepEqual((await keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['shared-user']);
     assert.equal(kube.requests(accountPath('fallback', 'default')), 1);
     assert.equal(kube.requests(secretPath('fallback', 'shared')), 1);
   });
@@ -101,7 +103,7 @@ describe('kube credential source', () => {
       'imagePullSecret missing/regcred not found; resolving anonymously',
       'service account missing/ghost not found; resolving without its imagePullSecrets',
     ]);
-    assert.deepEqual(keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['present-user']);
+    assert.deepEqual((await keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['present-user']);
   });
 
   it("warns when RBAC forbids reading a secret and still uses the service account's", async () => {
@@ -117,7 +119,7 @@ describe('kube credential source', () => {
 
     assert.equal(warnings.length, 1);
     assert.match(warnings[0] ?? '', /^imagePullSecret rbac\/locked could not be read \(403 Forbidden: tagpin needs get on secrets in rbac\)/);
-    assert.deepEqual(keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['open-user']);
+    assert.deepEqual((await keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['open-user']);
   });
 
   it('ignores secrets that are not docker configs, with a warning that never quotes their contents', async () => {
@@ -137,7 +139,7 @@ describe('kube credential source', () => {
       'imagePullSecret types/empty has no .dockercfg data; ignored',
     ]);
     assert.ok(warnings.every((w) => !w.includes('hunter2')));
-    assert.deepEqual(keyring.lookup('r.example.com/x'), []);
+    assert.deepEqual(await keyring.lookup('r.example.com/x', ANY_TIME), []);
   });
 
   it('answers by the deadline with a warning when the API is slower than the deadline', async () => {
@@ -153,7 +155,7 @@ describe('kube credential source', () => {
       });
 
       // Answered without what the API holds back: the deadline, not the API, ended the reads.
-      assert.deepEqual(keyring.lookup('127.0.0.1:5000/x'), []);
+      assert.deepEqual(await keyring.lookup('127.0.0.1:5000/x', ANY_TIME), []);
       assert.deepEqual(warnings, [
         'imagePullSecret slow/regcred could not be read before the deadline (Kubernetes API too slow); resolving anonymously',
         'service account slow/default could not be read before the deadline (Kubernetes API too slow); resolving without its imagePullSecrets',
@@ -184,7 +186,7 @@ describe('kube credential source', () => {
     const next = await source.keyringFor({ ...request, deadline: soon() });
 
     assert.deepEqual(next.warnings, []);
-    assert.deepEqual(next.keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['retry-user']);
+    assert.deepEqual((await next.keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['retry-user']);
     assert.equal(kube.requests(secretPath('retry', 'regcred')), asked + 1);
   });
 
@@ -206,7 +208,7 @@ describe('kube credential source', () => {
 
     for (const { keyring, warnings } of results) {
       assert.deepEqual(warnings, []);
-      assert.deepEqual(keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['pod-user', 'sa-user']);
+      assert.deepEqual((await keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['pod-user', 'sa-user']);
     }
     assert.equal(kube.requests(secretPath('burst', 'pod-cred')), 1);
     assert.equal(kube.requests(secretPath('burst', 'sa-cred')), 1);
@@ -227,8 +229,8 @@ describe('kube credential source', () => {
     kube.addServiceAccount('expiry', 'default', []);
     const second = await source.keyringFor({ ...request, deadline: soon() });
 
-    assert.deepEqual(first.keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['first-user']);
-    assert.deepEqual(second.keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['first-user']);
+    assert.deepEqual((await first.keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['first-user']);
+    assert.deepEqual((await second.keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['first-user']);
     assert.deepEqual(second.warnings, ['service account expiry/default not found; resolving without its imagePullSecrets']);
     assert.equal(kube.requests(secretPath('expiry', 'regcred')), 1);
     assert.equal(kube.requests(accountPath('expiry', 'default')), 1);
@@ -236,7 +238,7 @@ describe('kube credential source', () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     const third = await source.keyringFor({ ...request, deadline: soon() });
 
-    assert.deepEqual(third.keyring.lookup('127.0.0.1:5000/x').map((c) => c.username), ['rotated-user']);
+    assert.deepEqual((await third.keyring.lookup('127.0.0.1:5000/x', ANY_TIME)).map((c) => c.username), ['rotated-user']);
     assert.deepEqual(third.warnings, []);
     assert.equal(kube.requests(secretPath('expiry', 'regcred')), 2);
     assert.equal(kube.requests(accountPath('expiry', 'default')), 2);
@@ -269,7 +271,7 @@ describe('kube credential source without a reachable API', () => {
       namespace: 'down', serviceAccountName: undefined, imagePullSecrets: ['regcred'], deadline: Date.now() + 3000,
     });
 
-    assert.deepEqual(keyring.lookup('127.0.0.1:5000/x'), []);
+    assert.deepEqual(await keyring.lookup('127.0.0.1:5000/x', ANY_TIME), []);
     assert.deepEqual(warnings, [
       'imagePullSecret down/regcred could not be read (Kubernetes API: ECONNREFUSED); resolving anonymously',
       'service account down/default could not be read (Kubernetes API: ECONNREFUSED); resolving without its imagePullSecrets',

@@ -53,7 +53,8 @@ export interface TestRegistry {
   readonly pki?: Pki;
   /** basic/token: credentials that can pull and push everything. */
   readonly username?: string;
-  readonly password?: string;
+  /** The password now (see `rotatePassword`). */
+  readonly password?: string | undefined;
   /** token: "https://127.0.0.1:PORT/token" */
   readonly tokenRealm?: string;
   /** token: the service the registry names in its challenge (the `aud` its tokens must carry). */
@@ -80,6 +81,11 @@ export interface TestRegistry {
   handshakeErrors(): readonly string[];
   /** Token requests the issuer served (token setup), with the scope asked and whether credentials were sent. */
   tokenRequests(): readonly TokenRequest[];
+  /**
+   * basic: gives `username` a new random password (the registry rereads its htpasswd file) and
+   * returns it once the registry accepts it; `password` and the harness's own calls use it from then on.
+   */
+  rotatePassword(): Promise<string>;
   /** Kills the process (SIGTERM, then SIGKILL after 2 s) and removes temp dirs. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -206,7 +212,7 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
       });
     }
     const username = setup === 'basic' || setup === 'token' ? 'tagpin' : undefined;
-    const password = username === undefined ? undefined : randomBytes(18).toString('base64url');
+    let password = username === undefined ? undefined : randomBytes(18).toString('base64url');
     const instance = randomBytes(4).toString('hex');
     const tokenService = setup === 'token' ? `tagpin-test-registry-${instance}` : undefined;
     const issuerName = 'tagpin-test-issuer';
@@ -220,8 +226,8 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
     }
 
     const auth: Record<string, unknown> = {};
+    const htpasswdFile = join(dir, 'htpasswd');
     if (setup === 'basic' && username !== undefined && password !== undefined) {
-      const htpasswdFile = join(dir, 'htpasswd');
       await writeFile(htpasswdFile, await htpasswdLine(username, password));
       auth.htpasswd = { realm: 'tagpin-test-registry', path: htpasswdFile };
     }
@@ -290,7 +296,10 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
       host,
       baseUrl,
       ...(pki === undefined ? {} : { pki }),
-      ...(username === undefined || password === undefined ? {} : { username, password }),
+      ...(username === undefined || password === undefined ? {} : { username }),
+      get password() {
+        return password;
+      },
       ...(issuer === undefined || tokenService === undefined || refreshToken === undefined
         ? {}
         : { tokenRealm: issuer.realm, tokenService, refreshToken }),
@@ -300,6 +309,22 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
       requests: (filter = {}) => parseAccessLog(readFileSync(accessLog, 'utf8'), filter),
       handshakeErrors: () => readFileSync(appLog, 'utf8').split('\n').filter((line) => line.includes('http: TLS handshake error')),
       tokenRequests: () => issuer?.requests() ?? [],
+      rotatePassword: async () => {
+        if (setup !== 'basic' || username === undefined) throw new Error(`rotatePassword needs the basic setup, not ${setup}`);
+        const next = randomBytes(18).toString('base64url');
+        await writeFile(htpasswdFile, await htpasswdLine(username, next));
+        const accepted = `Basic ${Buffer.from(`${username}:${next}`).toString('base64')}`;
+        const giveUpAt = Date.now() + 10_000;
+        for (;;) {
+          const res = await request(`${baseUrl}/v2/`, { dispatcher: agent, headers: { 'user-agent': harnessUserAgent, authorization: accepted } });
+          await res.body.dump();
+          if (res.statusCode === 200) break;
+          if (Date.now() > giveUpAt) throw new Error('the registry did not take the rotated password within 10 s');
+          await sleep(50);
+        }
+        password = next;
+        return next;
+      },
       stop: () => (stopped ??= cleanup()),
     };
     return registry;

@@ -87,7 +87,7 @@ export function proxyTo(
 
 /** A keyring that offers `credentials` for every image on `host`, and nothing elsewhere. */
 export function keyringFor(host: string, ...credentials: Credential[]): Keyring {
-  return { lookup: (image) => (image.startsWith(`${host}/`) ? credentials : []) };
+  return { lookup: (image) => Promise.resolve(image.startsWith(`${host}/`) ? credentials : []) };
 }
 
 /** A TCP server that accepts connections and never answers: a registry that hangs. */

@@ -148,6 +148,21 @@ DNS SAN otherwise (Go ignores the CN).
 {{- define "tagpin.tlsCertPath" -}}/etc/tagpin/tls/tls.crt{{- end -}}
 {{- define "tagpin.tlsKeyPath" -}}/etc/tagpin/tls/tls.key{{- end -}}
 
+{{/* Where the pod sees the CredentialProviderConfig and the plugins: registries.credentialProviders. */}}
+{{- define "tagpin.credentialProvidersConfigPath" -}}/etc/tagpin/credential-providers.yaml{{- end -}}
+{{- define "tagpin.credentialProvidersBinDir" -}}/opt/credential-providers{{- end -}}
+
+{{/* credentialProviders.* checked when enabled: something to run, and somewhere to run it from. */}}
+{{- define "tagpin.checkCredentialProviders" -}}
+{{- $cp := .Values.credentialProviders -}}
+{{- if not ($cp.config.providers | default list) -}}
+{{- fail "credentialProviders.config.providers must list at least one provider when credentialProviders.enabled is true (see the README's recipes for EKS, GKE and AKS)" -}}
+{{- end -}}
+{{- if not $cp.plugins -}}
+{{- fail "credentialProviders.plugins must be the volume holding the plugin binaries when credentialProviders.enabled is true, e.g. --set credentialProviders.plugins.hostPath.path=/etc/eks/image-credential-provider" -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "tagpin.serverPort" -}}
 {{- ((.Values.config.server | default dict).port | default 8443) | int -}}
 {{- end -}}
@@ -183,7 +198,22 @@ per-image answer: derived when unset, rejected when set too high.
 {{- $_ := set $server "tlsCert" (include "tagpin.tlsCertPath" .) -}}
 {{- $_ := set $server "tlsKey" (include "tagpin.tlsKeyPath" .) -}}
 {{- $_ := set $cfg "server" $server -}}
+{{- if .Values.credentialProviders.enabled -}}
+{{- include "tagpin.checkCredentialProviders" . -}}
+{{- $registries := $cfg.registries | default dict -}}
+{{- $_ := set $registries "credentialProviders" (dict "config" (include "tagpin.credentialProvidersConfigPath" .) "binDir" (include "tagpin.credentialProvidersBinDir" .)) -}}
+{{- $_ := set $cfg "registries" $registries -}}
+{{- end -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* What the server reads once at start-up; a change rolls the pods. */}}
+{{- define "tagpin.configChecksum" -}}
+{{- if .Values.credentialProviders.enabled -}}
+{{- printf "%s\n---\n%s" (include "tagpin.config" .) (toYaml .Values.credentialProviders.config) | sha256sum -}}
+{{- else -}}
+{{- include "tagpin.config" . | sha256sum -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Annotation on the generated Secret recording the names its certificate covers. */}}
