@@ -199,6 +199,13 @@ export function cpuMsOf(pid: number): number {
   return (ticks * 1000) / clockTicks;
 }
 
+/** CPU time (user + system) of this process's children that have exited and been waited for, in milliseconds. */
+export function exitedChildrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / clockTicks;
+}
+
 /** Resident set size of process `pid` in MiB, from /proc/PID/status. */
 export function rssMiBOf(pid: number): number {
   const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
