@@ -3,9 +3,9 @@ import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Webhook } from '../audit/index.ts';
+import { isJsonRequest, readJsonBody } from './body.ts';
 
-/** Largest AdmissionReview accepted; the API server caps request bodies at 3 MiB too. */
-export const BODY_LIMIT = '3mb';
+export { BODY_LIMIT_BYTES } from './body.ts';
 
 /** What the routes need from the server around them. */
 export interface AppOptions {
@@ -41,33 +41,29 @@ export function createApp(options: AppOptions): express.Express {
     res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ready' : 'not ready');
   });
 
-  // Any JSON value is parsed, so a body like `null` or `5` is answered "expected a JSON object"
-  // by the decoder rather than a misleading JSON syntax error.
-  const json = express.json({ limit: BODY_LIMIT, strict: false });
   for (const webhook of ['mutate', 'validate'] as const) {
     const path = `/${webhook}`;
-    app.post(
-      path,
-      (req: Request, res: Response, next: NextFunction) => {
-        if (req.is('application/json') === false || req.is('application/json') === null) {
-          fail(res, options, webhook, 415, 'Content-Type must be application/json (an AdmissionReview)');
-          return;
-        }
-        next();
-      },
-      json,
-      async (req: Request, res: Response<unknown, Locals>) => {
-        const outcome = await options.review(webhook, req.body, res.locals.startedAt);
-        if (outcome.status !== 200) {
-          const error = (outcome.body as { readonly error?: string }).error ?? 'bad request';
-          options.rejected(webhook, outcome.status, error);
-        }
-        // One string with its length: Node then sends headers and body in one TLS write, where express's
-        // json() turns bodies over 1000 characters into a Buffer written separately (two writes, two records).
-        const text = JSON.stringify(outcome.body);
-        res.status(outcome.status).set({ 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
-      },
-    );
+    app.post(path, async (req: Request, res: Response<unknown, Locals>) => {
+      if (!isJsonRequest(req)) {
+        req.resume();
+        fail(res, options, webhook, 415, 'Content-Type must be application/json (an AdmissionReview)');
+        return;
+      }
+      const body = await readJsonBody(req);
+      if (!body.ok) {
+        fail(res, options, webhook, body.status, body.message);
+        return;
+      }
+      const outcome = await options.review(webhook, body.value, res.locals.startedAt);
+      if (outcome.status !== 200) {
+        const error = (outcome.body as { readonly error?: string }).error ?? 'bad request';
+        options.rejected(webhook, outcome.status, error);
+      }
+      // One string with its length, straight to Node: headers and body leave in one TLS write, and
+      // none of express's per-call header handling runs on the path every admission takes.
+      const text = JSON.stringify(outcome.body);
+      res.writeHead(outcome.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
+    });
     app.all(path, (_req, res) => {
       res.set('Allow', 'POST');
       fail(res, options, webhook, 405, `${path} accepts POST only`);
@@ -78,21 +74,17 @@ export function createApp(options: AppOptions): express.Express {
     res.status(404).json({ error: 'not found: tagpin serves POST /mutate, POST /validate, GET /healthz, GET /readyz' });
   });
 
-  // Four parameters make this express's error handler: body errors end here as 4xx; only a bug outside
-  // the review boundary (server/index.ts) could be a 500, and never with its internals.
+  // Four parameters make this express's error handler: only a bug outside the review boundary
+  // (server/index.ts) ends here, answered 500 without its internals.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const webhook: Webhook | undefined = req.path === '/mutate' ? 'mutate' : req.path === '/validate' ? 'validate' : undefined;
-    const { status, message } = describeBodyError(error);
-    if (!isBodyError(error)) options.log.error({ err: error, path: req.path }, 'unexpected error answering a request');
+    options.log.error({ err: error, path: req.path }, 'unexpected error answering a request');
     if (res.headersSent) {
       res.end();
       return;
     }
-    if (webhook === undefined) {
-      res.status(status).json({ error: message });
-      return;
-    }
-    fail(res, options, webhook, status, message);
+    const message = 'tagpin failed to answer this request (logged with its stack)';
+    if (req.path === '/mutate' || req.path === '/validate') fail(res, options, req.path === '/mutate' ? 'mutate' : 'validate', 500, message);
+    else res.status(500).json({ error: message });
   });
   return app;
 }
@@ -100,39 +92,4 @@ export function createApp(options: AppOptions): express.Express {
 function fail(res: Response, options: AppOptions, webhook: Webhook, status: number, error: string): void {
   options.rejected(webhook, status, error);
   res.status(status).json({ error });
-}
-
-/** body-parser marks its errors with a `type`; anything else is unexpected. */
-function isBodyError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && typeof (error as { type?: unknown }).type === 'string';
-}
-
-/**
- * V8 quotes a piece of the body in some parse errors (`Unexpected token 'e', ..."k": env-abc"... is not
- * valid JSON`); that piece may be part of a secret in the object, and the message is logged, so it goes.
- */
-function withoutSnippet(message: string): string {
-  return message.replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, '');
-}
-
-function describeBodyError(error: unknown): { readonly status: number; readonly message: string } {
-  const type = (error as { type?: unknown } | null)?.type;
-  switch (type) {
-    case 'entity.too.large':
-      return { status: 413, message: 'body exceeds the 3 MiB limit for an AdmissionReview' };
-    case 'entity.parse.failed':
-      return { status: 400, message: `body is not valid JSON: ${withoutSnippet((error as Error).message)}` };
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return { status: 415, message: (error as Error).message };
-    case 'request.aborted':
-    case 'request.size.invalid':
-    case 'stream.encoding.set':
-      return { status: 400, message: (error as Error).message };
-    default:
-      // Not the client's fault, so not a 400; the stack is in the log, not in the answer.
-      return isBodyError(error)
-        ? { status: 400, message: 'the request could not be processed' }
-        : { status: 500, message: 'tagpin failed to answer this request (logged with its stack)' };
-  }
 }

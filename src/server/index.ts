@@ -13,7 +13,7 @@ import { createApp } from './app.ts';
 import { createMetricsServer } from './metrics-server.ts';
 import { MIN_TLS_VERSION, certificateFiles, readCertificate, selfSignedCertificate, watchCertificate } from './tls.ts';
 
-export { createApp, BODY_LIMIT } from './app.ts';
+export { createApp, BODY_LIMIT_BYTES } from './app.ts';
 export type { AppOptions } from './app.ts';
 
 /** In-flight requests get this long after SIGTERM, so the process exits within 10 s. */
@@ -24,7 +24,11 @@ const KEEP_ALIVE_MS = 120_000;
 
 /** Runs `tagpin serve` until SIGTERM/SIGINT, then drains and resolves. */
 export async function serve(config: Config): Promise<void> {
-  const root = pino({ level: process.env.TAGPIN_LOG_LEVEL ?? 'info' });
+  // Lines go to stdout asynchronously: an admission appends its audit line to a buffer that is written
+  // as soon as the previous write is done, instead of waiting for a write(2) of its own. Nothing is
+  // held back for lack of traffic; shutdown flushes what is left.
+  const destination = pino.destination({ dest: 1, sync: false });
+  const root = pino({ level: process.env.TAGPIN_LOG_LEVEL ?? 'info' }, destination);
   const log = root.child({ logger: 'server' });
   const audit = createAuditLog(root);
   const metrics = createMetrics();
@@ -126,6 +130,7 @@ export async function serve(config: Config): Promise<void> {
   if (forced) log.warn('drain timed out; remaining connections closed');
   await resolver.close().catch(() => undefined);
   log.info('stopped');
+  destination.flushSync();
   // Nothing should be left to keep the process alive; if a library still holds a handle, do not wait on it.
   setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
 }
