@@ -48,6 +48,8 @@ export class Mirrors {
 
   /** The mirrors of `registry` (a normalized image registry), in the order they are tried. */
   for(registry: string): readonly MirrorUrl[] {
+    // Asked for every lookup, cached hits included: nothing to normalize when nothing is mirrored.
+    if (this.#byRegistry.size === 0) return [];
     const named = mirroredRegistry(registry);
     return 'problem' in named ? [] : (this.#byRegistry.get(named.registry) ?? []);
   }

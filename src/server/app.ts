@@ -1,6 +1,7 @@
 // The express application: webhook routes, JSON-only bodies up to 3 MiB, health probes, and errors as JSON.
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Webhook } from '../audit/index.ts';
 import { isJsonRequest, readJsonBody } from './body.ts';
@@ -43,27 +44,8 @@ export function createApp(options: AppOptions): express.Express {
 
   for (const webhook of ['mutate', 'validate'] as const) {
     const path = `/${webhook}`;
-    app.post(path, async (req: Request, res: Response<unknown, Locals>) => {
-      if (!isJsonRequest(req)) {
-        req.resume();
-        fail(res, options, webhook, 415, 'Content-Type must be application/json (an AdmissionReview)');
-        return;
-      }
-      const body = await readJsonBody(req);
-      if (!body.ok) {
-        fail(res, options, webhook, body.status, body.message);
-        return;
-      }
-      const outcome = await options.review(webhook, body.value, res.locals.startedAt);
-      if (outcome.status !== 200) {
-        const error = (outcome.body as { readonly error?: string }).error ?? 'bad request';
-        options.rejected(webhook, outcome.status, error);
-      }
-      // One string with its length, straight to Node: headers and body leave in one TLS write, and
-      // none of express's per-call header handling runs on the path every admission takes.
-      const text = JSON.stringify(outcome.body);
-      res.writeHead(outcome.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
-    });
+    const handle = webhookHandler(webhook, options);
+    app.post(path, (req: Request, res: Response<unknown, Locals>) => handle(req, res, res.locals.startedAt));
     app.all(path, (_req, res) => {
       res.set('Allow', 'POST');
       fail(res, options, webhook, 405, `${path} accepts POST only`);
@@ -89,7 +71,70 @@ export function createApp(options: AppOptions): express.Express {
   return app;
 }
 
-function fail(res: Response, options: AppOptions, webhook: Webhook, status: number, error: string): void {
+/**
+ * Answers POST /mutate or /validate on Node's own request and response: the express routes call it,
+ * and so does the server before express (`webhookRoute`), so that the path every admission takes
+ * runs none of the framework's per-request work.
+ */
+export function webhookHandler(webhook: Webhook, options: AppOptions): (req: IncomingMessage, res: ServerResponse, startedAt: number) => Promise<void> {
+  return async (req, res, startedAt) => {
+    if (!isJsonRequest(req)) {
+      req.resume();
+      fail(res, options, webhook, 415, 'Content-Type must be application/json (an AdmissionReview)');
+      return;
+    }
+    const body = await readJsonBody(req);
+    if (!body.ok) {
+      fail(res, options, webhook, body.status, body.message);
+      return;
+    }
+    const outcome = await options.review(webhook, body.value, startedAt);
+    if (outcome.status !== 200) {
+      const error = (outcome.body as { readonly error?: string }).error ?? 'bad request';
+      options.rejected(webhook, outcome.status, error);
+    }
+    send(res, outcome.status, outcome.body);
+  };
+}
+
+/**
+ * The server's request listener: POST /mutate and /validate go straight to their handlers, everything
+ * else (probes, other methods and paths, errors) to the express application. An express route costs
+ * more CPU per request than tagpin's whole work on a cached admission; the routes stay in the app too,
+ * so both answer alike.
+ */
+export function createRequestListener(options: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const app = createApp(options);
+  const handlers = { mutate: webhookHandler('mutate', options), validate: webhookHandler('validate', options) } as const;
+  return (req, res) => {
+    const webhook = req.method === 'POST' ? webhookAt(req.url ?? '') : undefined;
+    if (webhook === undefined) {
+      void app(req, res);
+      return;
+    }
+    handlers[webhook](req, res, Date.now()).catch((error: unknown) => {
+      // As express's error handler: a bug outside the review boundary, logged, answered without internals.
+      options.log.error({ err: error, path: req.url }, 'unexpected error answering a request');
+      if (res.headersSent) res.end();
+      else fail(res, options, webhook, 500, 'tagpin failed to answer this request (logged with its stack)');
+    });
+  };
+}
+
+/** The webhook a request target names; the API server adds a query (`/mutate?timeout=10s`). */
+function webhookAt(target: string): Webhook | undefined {
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
+  return path === '/mutate' ? 'mutate' : path === '/validate' ? 'validate' : undefined;
+}
+
+function fail(res: ServerResponse, options: AppOptions, webhook: Webhook, status: number, error: string): void {
   options.rejected(webhook, status, error);
-  res.status(status).json({ error });
+  send(res, status, { error });
+}
+
+/** One string with its length: headers and body leave in one TLS write. */
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
 }

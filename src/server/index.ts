@@ -9,7 +9,7 @@ import type { Config } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { openRegistryAccess } from '../registry/index.ts';
-import { createApp } from './app.ts';
+import { createRequestListener } from './app.ts';
 import { createMetricsServer } from './metrics-server.ts';
 import { MIN_TLS_VERSION, certificateFiles, readCertificate, selfSignedCertificate, watchCertificate } from './tls.ts';
 
@@ -58,7 +58,7 @@ export async function serve(config: Config): Promise<void> {
   };
 
   let ready = false;
-  const app = createApp({
+  const listener = createRequestListener({
     log,
     isReady: () => ready,
     rejected: (webhook, status, error) => {
@@ -71,9 +71,12 @@ export async function serve(config: Config): Promise<void> {
       const record = (outcome: ReviewOutcome): ReviewOutcome => {
         if (outcome.status !== 200) return outcome;
         const event = outcome.audit;
-        const admissionLog = log.child({ uid: event.uid, webhook });
-        for (const note of outcome.notes) admissionLog.warn(note);
-        if (outcome.internalError !== undefined) admissionLog.error({ err: outcome.internalError }, 'admission failed inside tagpin');
+        if (outcome.notes.length > 0 || outcome.internalError !== undefined) {
+          // A child logger costs more than the admission's own work: made only when there is something to say.
+          const admissionLog = log.child({ uid: event.uid, webhook });
+          for (const note of outcome.notes) admissionLog.warn(note);
+          if (outcome.internalError !== undefined) admissionLog.error({ err: outcome.internalError }, 'admission failed inside tagpin');
+        }
         audit.record(event);
         metrics.observeAdmission(webhook, event.decision, event.durationMs / 1000);
         return outcome;
@@ -86,7 +89,7 @@ export async function serve(config: Config): Promise<void> {
     },
   });
 
-  const server = createHttpsServer({ minVersion: MIN_TLS_VERSION, key: certificate.key, cert: certificate.cert }, app);
+  const server = createHttpsServer({ minVersion: MIN_TLS_VERSION, key: certificate.key, cert: certificate.cert }, listener);
   // Idle keep-alive connections are left for the client to close. The API server's Go client keeps
   // them up to 90 s; Node's default of 5 s made tagpin close connections the API server was just
   // writing its next review to ("write: broken pipe", a failed admission), which it does not retry.

@@ -93,6 +93,18 @@ describe('tagpin serve HTTP handling', () => {
     assert.deepEqual({ 400: await rejected('400'), 413: await rejected('413') }, { 400: before[400] + 1, 413: before[413] + 1 });
   });
 
+  it('answers a review sent to /mutate?timeout=10s, the target the API server uses, like one sent to /mutate', async () => {
+    for (const path of ['/mutate?timeout=10s', '/validate?timeout=10s']) {
+      const review = admissionReview({ object: pod, uid: `query-${path.slice(1, 4)}` });
+      const answer = await server.post(path, JSON.stringify(review), { 'content-type': 'application/json' });
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual((answer.json as { response: { uid: string; allowed: boolean } }).response.uid, `query-${path.slice(1, 4)}`);
+      const bad = await server.post(path, '{"apiVersion": ', { 'content-type': 'application/json' });
+      assert.equal(bad.status, 400);
+      assert.match((bad.json as { error: string }).error, /not valid JSON/);
+    }
+  });
+
   it('answers /healthz and /readyz', async () => {
     assert.equal((await server.get('/healthz')).status, 200);
     assert.equal((await server.get('/readyz')).status, 200);
