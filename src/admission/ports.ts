@@ -32,6 +32,11 @@ export interface Resolver {
    * Rejects with a `RegistryError` naming the image, the registry and the cause.
    */
   resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage>;
+  /**
+   * The digest `ref` resolves to when it is already known to serve anyone (learned without
+   * credentials and still fresh), without any I/O; undefined otherwise (then call `resolve`).
+   */
+  peek?(ref: ImageReference): ResolvedImage | undefined;
   /** Closes keep-alive pools. */
   close(): Promise<void>;
 }

@@ -53,6 +53,21 @@ export async function resolveAll(
   return results;
 }
 
+/**
+ * Every reference of `refs` answered from what `resolver` already knows to serve anyone, keyed by
+ * `ref.original` as `resolveAll` keys them; undefined as soon as one is not (then resolve them all).
+ */
+export function knownToAll(resolver: Resolver, refs: readonly ImageReference[]): ReadonlyMap<string, ResolvedImage> | undefined {
+  if (resolver.peek === undefined) return undefined;
+  const results = new Map<string, ResolvedImage>();
+  for (const ref of refs) {
+    const known = resolver.peek(ref);
+    if (known === undefined) return undefined;
+    results.set(ref.original, known);
+  }
+  return results;
+}
+
 function nameOf(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`;
 }

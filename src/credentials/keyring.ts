@@ -122,6 +122,8 @@ export function createKeyring(credentials: readonly Credential[]): StaticKeyring
   // Reverse order puts `quay.io/coreos` before `quay.io`; the sort is stable, so equal keys keep file order.
   entries.sort((a, b) => (a.pattern.sortKey < b.pattern.sortKey ? 1 : a.pattern.sortKey > b.pattern.sortKey ? -1 : 0));
   const match = (image: string): readonly Credential[] => {
+    // Most keyrings are empty (a pod without pull secrets): nothing to parse the image for.
+    if (entries.length === 0) return [];
     const location = imageLocation(image);
     if (location === undefined) return [];
     return entries.filter((entry) => patternMatches(entry.pattern, location)).map((entry) => entry.credential);

@@ -78,11 +78,25 @@ function tagProblem(tag: string): string | undefined {
   return undefined;
 }
 
+/** Parsed references by image string: the same few hundred images are parsed in admission after admission. */
+const parsed = new Map<string, ImageReference>();
+const PARSED_MAX = 10_000;
+
 /**
  * Parses an image string per the docker reference grammar and normalizes registry and repository.
+ * Results are remembered (at most PARSED_MAX, oldest out first); they are frozen, so sharing is safe.
  * @throws InvalidReferenceError with a message naming the image and the rule it breaks
  */
 export function parseReference(image: string): ImageReference {
+  const known = typeof image === 'string' ? parsed.get(image) : undefined;
+  if (known !== undefined) return known;
+  const ref = Object.freeze(parseAnew(image));
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(image, ref);
+  return ref;
+}
+
+function parseAnew(image: string): ImageReference {
   // Callers hand over values from untyped JSON; anything but a string is bad input, not a crash.
   if (typeof image !== 'string') {
     throw new InvalidReferenceError(`invalid image reference: expected a string, got ${image === null ? 'null' : typeof image}`);

@@ -98,6 +98,15 @@ export class RegistryClient implements Resolver {
     this.#trust = options.trust ?? SERVER_TRUST_HINTS;
   }
 
+  peek(ref: ImageReference): ResolvedImage | undefined {
+    const tag = ref.tag ?? 'latest';
+    if (this.#isAllowed !== undefined && !this.#isAllowed(ref.registry) && !this.#isAllowed(registryApiHost(ref.registry))) return undefined;
+    const hit = this.#cache.get(`${ref.registry}/${ref.repository}:${tag}#${ANONYMOUS}`);
+    if (hit === undefined) return undefined;
+    this.#observer?.onCache?.('hit');
+    return { digest: hit.digest, mediaType: hit.mediaType, registry: ref.registry, repository: ref.repository, tag, source: 'cache' };
+  }
+
   async resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage> {
     const startedAt = Date.now();
     const tag = ref.tag ?? 'latest';

@@ -28,10 +28,19 @@ describe('handleReview', () => {
     image = `${registry.host}/demo/app:v1`;
     resolver = createRegistryClient({ insecure: [registry.host] });
   });
+  const colds: Resolver[] = [];
   after(async () => {
     await resolver?.close();
+    for (const each of colds) await each.close();
     await registry?.stop();
   });
+
+  /** A client of its own, whose cache holds nothing yet: every image of the test is looked up. */
+  function cold(): Resolver {
+    const fresh = createRegistryClient({ insecure: [registry.host] });
+    colds.push(fresh);
+    return fresh;
+  }
 
   function deps(yaml: string, extra: Partial<AdmissionDeps> = {}): AdmissionDeps {
     return { config: parseConfig(`registries:\n  insecure: ["${registry.host}"]\n${yaml}`, 'test.yaml'), resolver, keyring: emptyKeyring, ...extra };
@@ -99,7 +108,7 @@ describe('handleReview', () => {
     const object = deployment([image], { namespace: 'team-x', spec: { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'one' }, { name: 'two' }] } });
     // The request "arrived" at a fixed instant, so the deadline handed on can be judged exactly against it.
     const arrived = Date.now();
-    const outcome = await handleReview('mutate', admissionReview({ object, namespace: 'team-x' }), deps('resolve:\n  timeoutMs: 4000\n', { credentials: source }), arrived);
+    const outcome = await handleReview('mutate', admissionReview({ object, namespace: 'team-x' }), deps('resolve:\n  timeoutMs: 4000\n', { credentials: source, resolver: cold() }), arrived);
     assert.equal(outcome.status, 200);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]?.namespace, 'team-x');
@@ -108,6 +117,24 @@ describe('handleReview', () => {
     // The Kubernetes API gets a share of the budget, not all of it.
     const deadline = seen[0]?.deadline ?? Number.NaN;
     assert.ok(deadline > arrived && deadline < arrived + 4000, `deadline ${String(deadline - arrived)} ms after arrival, of a 4000 ms budget`);
+  });
+
+  it('answers images whose digest was learned anonymously from the cache, without reading pull secrets', async () => {
+    const resolver = cold();
+    let asked = 0;
+    const source: PullCredentialSource = {
+      keyringFor: async () => {
+        asked++;
+        return { keyring: emptyKeyring, warnings: [] };
+      },
+    };
+    const first = await mutate(deps('', { credentials: source, resolver }), { object: pod([image]) });
+    const before = registry.manifestRequests().length;
+    const second = await mutate(deps('', { credentials: source, resolver }), { object: pod([image]) });
+    assert.equal(asked, 1, 'the first admission read the pull secrets, the second did not need them');
+    assert.equal(registry.manifestRequests().length, before, 'nor the registry');
+    assert.deepEqual(patchOf(second), patchOf(first));
+    assert.deepEqual(patchOf(second), [{ op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digest}` }]);
   });
 
   it('does not ask for credentials when nothing needs a lookup', async () => {
@@ -124,7 +151,7 @@ describe('handleReview', () => {
 
   it('goes on without pull secrets when the credential source does not answer in time', async () => {
     const source: PullCredentialSource = { keyringFor: () => new Promise(() => undefined) };
-    const outcome = await mutate(deps('resolve:\n  timeoutMs: 800\n', { credentials: source }), { object: pod([image]) });
+    const outcome = await mutate(deps('resolve:\n  timeoutMs: 800\n', { credentials: source, resolver: cold() }), { object: pod([image]) });
     assert.deepEqual(patchOf(outcome), [{ op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digest}` }]);
     assert.deepEqual(outcome.body.response.warnings, ['pull secrets not read in time; resolving without them']);
   });
@@ -135,12 +162,12 @@ describe('handleReview', () => {
         throw new Error('boom');
       },
     };
-    const denied = await mutate(deps('', { credentials: broken }), { object: pod([image]), uid: 'bug-1' });
+    const denied = await mutate(deps('', { credentials: broken, resolver: cold() }), { object: pod([image]), uid: 'bug-1' });
     assert.equal(denied.body.response.allowed, false);
     // A bug's own message stays in the log (internalError); the user is told where to look.
     assert.equal(denied.body.response.status?.message, 'tagpin failed to process this request: an internal error, logged by tagpin with uid bug-1');
     assert.ok(denied.internalError instanceof Error && denied.internalError.message === 'boom');
-    const allowed = await mutate(deps('resolve:\n  onError: allow\n', { credentials: broken }), { object: pod([image]), uid: 'bug-2' });
+    const allowed = await mutate(deps('resolve:\n  onError: allow\n', { credentials: broken, resolver: cold() }), { object: pod([image]), uid: 'bug-2' });
     assert.equal(allowed.body.response.allowed, true);
     assert.deepEqual(allowed.body.response.warnings, ['tagpin failed to process this request: an internal error, logged by tagpin with uid bug-2']);
   });
