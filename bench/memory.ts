@@ -1,7 +1,10 @@
 // Memory: tagpin serve's RSS over 100,000 admissions with the cache holding 10,000 entries (10,000 distinct tags).
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { startFakeKube } from '../test/support/fake-kube.ts';
 import { startRegistry } from '../test/support/registry.ts';
 import { Budget, describeMachine, envNumber, forEachLimited, printTable, repoRoot, round, runBenchmark, writeResult } from './lib/bench.ts';
@@ -16,14 +19,20 @@ const TAGS = envNumber('BENCH_TAGS', 10_000);
 const IMAGES_PER_POD = 3;
 const CONCURRENCY = 16;
 const SAMPLE_EVERY = Math.max(1, Math.floor(ADMISSIONS / 40));
+/** The Node flags and environment the chart gives the container, read from charts/tagpin/values.yaml. */
+const chartValues = parse(readFileSync(join(repoRoot, 'charts', 'tagpin', 'values.yaml'), 'utf8')) as { nodeOptions: string; mallocArenaMax: number };
+const CHART_NODE_ARGS = chartValues.nodeOptions.split(' ').filter((flag) => flag !== '');
+const CHART_ENV: Readonly<Record<string, string>> = chartValues.mallocArenaMax > 0 ? { MALLOC_ARENA_MAX: String(chartValues.mallocArenaMax) } : {};
 /**
  * Node's defaults let the old generation grow to several times the live heap before a full collection;
  * the second variant caps it (and the young generation), as a container with a memory limit should.
  */
-const VARIANTS = [
-  { name: 'default Node flags', nodeArgs: [] },
-  { name: 'capped heap', nodeArgs: ['--max-old-space-size=96', '--max-semi-space-size=2'] },
-] as const;
+const VARIANTS: ReadonlyArray<{ readonly name: string; readonly nodeArgs: readonly string[]; readonly env: Readonly<Record<string, string>> }> = [
+  { name: 'default Node flags', nodeArgs: [], env: {} },
+  { name: 'capped heap', nodeArgs: ['--max-old-space-size=96', '--max-semi-space-size=2'], env: {} },
+  // What the chart sets (values.yaml `nodeOptions` and `env`): a heap sized to the live data, and two malloc arenas.
+  { name: 'chart settings', nodeArgs: CHART_NODE_ARGS, env: CHART_ENV },
+];
 /** 1: read pull secrets from a (fake) Kubernetes API, as in a cluster; 0: no API, as on a laptop. */
 const WITH_KUBE = envNumber('BENCH_KUBE', 1) === 1;
 
@@ -67,10 +76,11 @@ await runBenchmark('memory', async () => {
       // A fresh registry log per variant: each has to resolve every tag once.
       const manifestsBefore = registry.manifestRequests().length;
       const kubeBefore = kubeRequests();
-      const run = await runVariant(variant.nodeArgs, registry.host, tags, env, budget);
+      const run = await runVariant(variant.nodeArgs, registry.host, tags, { ...env, ...variant.env }, budget);
       runs.push({
         variant: variant.name,
         nodeArgs: variant.nodeArgs,
+        env: variant.env,
         ...run,
         registryManifestRequests: registry.manifestRequests().length - manifestsBefore,
         kubernetesApiReads: kubeRequests() - kubeBefore,
