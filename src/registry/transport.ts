@@ -151,6 +151,10 @@ export function createTransport(options: TransportOptions): Transport {
         headers: { 'user-agent': USER_AGENT, ...request.headers },
         ...(request.body === undefined ? {} : { body: request.body }),
         signal,
+        // undici closes the connection after every HEAD (for servers that send a body anyway) unless
+        // told not to. Registries answer HEAD as HTTP says, and a lookup is a HEAD: without this, every
+        // cold lookup paid a new TCP connection and TLS handshake.
+        reset: false,
       });
       report(response.statusCode);
       return { status: response.statusCode, url, headers: response.headers, body: response.body };
