@@ -42,6 +42,10 @@ interface Sample {
   readonly seconds: number;
   readonly rssMiB: number;
   readonly heapUsedMiB: number;
+  /** V8 heap committed (used or not): what the heap holds of the RSS. */
+  readonly heapTotalMiB: number;
+  /** Memory outside the V8 heap that V8 knows of (Buffers, TLS): the rest of RSS is code and malloc. */
+  readonly externalMiB: number;
 }
 
 await runBenchmark('memory', async () => {
@@ -87,8 +91,8 @@ await runBenchmark('memory', async () => {
       });
       printTable(
         `Memory (${variant.name}): ${String(ADMISSIONS)} admissions of ${String(IMAGES_PER_POD)}-image Pods over ${String(TAGS)} cached tags (${String(run.admissionsPerSecond)} admissions/s)`,
-        ['admissions', 'seconds', 'RSS MiB', 'V8 heap used MiB'],
-        run.samples.filter((_, i) => i % 4 === 0 || i === run.samples.length - 1).map((s) => [s.admissions, s.seconds, s.rssMiB, s.heapUsedMiB]),
+        ['admissions', 'seconds', 'RSS MiB', 'V8 heap used MiB', 'V8 heap committed MiB', 'external MiB'],
+        run.samples.filter((_, i) => i % 4 === 0 || i === run.samples.length - 1).map((s) => [s.admissions, s.seconds, s.rssMiB, s.heapUsedMiB, s.heapTotalMiB, s.externalMiB]),
       );
       process.stdout.write(
         `cache: ${JSON.stringify(run.cache)} (misses should equal the ${String(TAGS)} tags); registry manifest requests: ${String(registry.manifestRequests().length - manifestsBefore)}; Kubernetes API reads: ${String(kubeRequests() - kubeBefore)}\n`,
@@ -183,7 +187,14 @@ async function runVariant(
         maxRss: { target: '<= 120 MiB at any sample', value: round(maxRss, 1), met: maxRss <= 120 },
         flat: { target: 'flat over the last half (growth <= 5% of RSS)', value: round(growth, 1), met: growth <= halfStart.rssMiB * 0.05 },
       },
-      samples: samples.map((s) => ({ ...s, seconds: round(s.seconds, 2), rssMiB: round(s.rssMiB, 1), heapUsedMiB: round(s.heapUsedMiB, 1) })),
+      samples: samples.map((s) => ({
+        ...s,
+        seconds: round(s.seconds, 2),
+        rssMiB: round(s.rssMiB, 1),
+        heapUsedMiB: round(s.heapUsedMiB, 1),
+        heapTotalMiB: round(s.heapTotalMiB, 1),
+        externalMiB: round(s.externalMiB, 1),
+      })),
     };
   } finally {
     await client.close();
@@ -216,8 +227,16 @@ async function moduleFloors(): Promise<ReadonlyArray<{ readonly name: string; re
 }
 
 async function sample(tagpin: TagpinProcess, admissions: number, seconds: number): Promise<Sample> {
-  const heap = sumBy(await tagpin.metrics(), 'tagpin_nodejs_heap_size_used_bytes', [])[''] ?? Number.NaN;
-  return { admissions, seconds, rssMiB: tagpin.rssMiB(), heapUsedMiB: heap / 2 ** 20 };
+  const text = await tagpin.metrics();
+  const mib = (metric: string): number => (sumBy(text, metric, [])[''] ?? Number.NaN) / 2 ** 20;
+  return {
+    admissions,
+    seconds,
+    rssMiB: tagpin.rssMiB(),
+    heapUsedMiB: mib('tagpin_nodejs_heap_size_used_bytes'),
+    heapTotalMiB: mib('tagpin_nodejs_heap_size_total_bytes'),
+    externalMiB: mib('tagpin_nodejs_external_memory_bytes'),
+  };
 }
 
 /** Least-squares slope of RSS against admissions, in MiB per 10,000 admissions. */
