@@ -44,6 +44,11 @@ interface Route {
   readonly retry: RetryPolicy;
 }
 
+/** What a lookup answers, from what was learned for it. */
+function answerOf(ref: ImageReference, tag: string, learned: Learned, source: ResolvedImage['source']): ResolvedImage {
+  return { digest: learned.digest, mediaType: learned.mediaType, registry: ref.registry, repository: ref.repository, tag, source };
+}
+
 /** The resolver behind `createRegistryClient`. */
 export class RegistryClient implements Resolver {
   readonly #transport: Transport;
@@ -100,11 +105,11 @@ export class RegistryClient implements Resolver {
 
   peek(ref: ImageReference): ResolvedImage | undefined {
     const tag = ref.tag ?? 'latest';
-    if (this.#isAllowed !== undefined && !this.#isAllowed(ref.registry) && !this.#isAllowed(registryApiHost(ref.registry))) return undefined;
+    if (!this.#allowed(ref.registry)) return undefined;
     const hit = this.#cache.get(`${ref.registry}/${ref.repository}:${tag}#${ANONYMOUS}`);
     if (hit === undefined) return undefined;
     this.#observer?.onCache?.('hit');
-    return { digest: hit.digest, mediaType: hit.mediaType, registry: ref.registry, repository: ref.repository, tag, source: 'cache' };
+    return answerOf(ref, tag, hit, 'cache');
   }
 
   async resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage> {
@@ -125,21 +130,13 @@ export class RegistryClient implements Resolver {
     // A digest learned at a mirror is scoped to the mirror's credential that got it, so those count too.
     const fingerprints = [...new Set([...credentials, ...mirrorCredentials.flat()].map((c) => fingerprint(c)))];
     const name = `${ref.registry}/${ref.repository}:${tag}`;
-    const answer = (learned: Learned, source: ResolvedImage['source']): ResolvedImage => ({
-      digest: learned.digest,
-      mediaType: learned.mediaType,
-      registry: ref.registry,
-      repository: ref.repository,
-      tag,
-      source,
-    });
 
     // A digest learned anonymously serves anyone; one learned with a credential serves only its holders.
     for (const scope of [ANONYMOUS, ...fingerprints]) {
       const hit = this.#cache.get(`${name}#${scope}`);
       if (hit !== undefined) {
         this.#observer?.onCache?.('hit');
-        return answer(hit, 'cache');
+        return answerOf(ref, tag, hit, 'cache');
       }
     }
 
@@ -194,7 +191,7 @@ export class RegistryClient implements Resolver {
     this.#observer?.onCache?.(ticket.joined ? 'coalesced' : 'miss');
     try {
       const learned = await raceSignal(ticket.promise, deadline, timeout);
-      return answer(learned, ticket.joined ? 'coalesced' : 'registry');
+      return answerOf(ref, tag, learned, ticket.joined ? 'coalesced' : 'registry');
     } catch (error) {
       // A joined flight may have been started for another spelling of this reference.
       throw error instanceof RegistryError ? error.forImage(ref.original, ref.registry) : error;
@@ -222,9 +219,13 @@ export class RegistryClient implements Resolver {
     }
   }
 
+  /** Whether `registry` may be contacted: always, unless `allow` lists hosts and it is not among them. */
+  #allowed(registry: string): boolean {
+    return this.#isAllowed === undefined || this.#isAllowed(registry) || this.#isAllowed(registryApiHost(registry));
+  }
+
   #checkAllowed(registry: string, context: FailureContext): void {
-    if (this.#isAllowed === undefined) return;
-    if (this.#isAllowed(registry) || this.#isAllowed(registryApiHost(registry))) return;
+    if (this.#allowed(registry)) return;
     throw new RegistryError(
       RegistryErrorCode.notAllowed,
       `registry ${registry} is not listed in ${this.#trust.allowList}, so it is not contacted`,

@@ -59,21 +59,14 @@ export function createApp(options: AppOptions): express.Express {
   // Four parameters make this express's error handler: only a bug outside the review boundary
   // (server/index.ts) ends here, answered 500 without its internals.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    options.log.error({ err: error, path: req.path }, 'unexpected error answering a request');
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    const message = 'tagpin failed to answer this request (logged with its stack)';
-    if (req.path === '/mutate' || req.path === '/validate') fail(res, options, req.path === '/mutate' ? 'mutate' : 'validate', 500, message);
-    else res.status(500).json({ error: message });
+    answerBug(res, options, webhookAt(req.path), req.path, error);
   });
   return app;
 }
 
 /**
  * Answers POST /mutate or /validate on Node's own request and response: the express routes call it,
- * and so does the server before express (`webhookRoute`), so that the path every admission takes
+ * and so does the server's listener before express (`createRequestListener`), so that the path every admission takes
  * runs none of the framework's per-request work.
  */
 export function webhookHandler(webhook: Webhook, options: AppOptions): (req: IncomingMessage, res: ServerResponse, startedAt: number) => Promise<void> {
@@ -113,10 +106,7 @@ export function createRequestListener(options: AppOptions): (req: IncomingMessag
       return;
     }
     handlers[webhook](req, res, Date.now()).catch((error: unknown) => {
-      // As express's error handler: a bug outside the review boundary, logged, answered without internals.
-      options.log.error({ err: error, path: req.url }, 'unexpected error answering a request');
-      if (res.headersSent) res.end();
-      else fail(res, options, webhook, 500, 'tagpin failed to answer this request (logged with its stack)');
+      answerBug(res, options, webhook, req.url ?? '', error);
     });
   };
 }
@@ -126,6 +116,18 @@ function webhookAt(target: string): Webhook | undefined {
   const query = target.indexOf('?');
   const path = query === -1 ? target : target.slice(0, query);
   return path === '/mutate' ? 'mutate' : path === '/validate' ? 'validate' : undefined;
+}
+
+/** A bug outside the review boundary: logged with its stack, answered 500 without its internals. */
+function answerBug(res: ServerResponse, options: AppOptions, webhook: Webhook | undefined, path: string, error: unknown): void {
+  options.log.error({ err: error, path }, 'unexpected error answering a request');
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const message = 'tagpin failed to answer this request (logged with its stack)';
+  if (webhook === undefined) send(res, 500, { error: message });
+  else fail(res, options, webhook, 500, message);
 }
 
 function fail(res: ServerResponse, options: AppOptions, webhook: Webhook, status: number, error: string): void {
