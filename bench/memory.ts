@@ -6,9 +6,10 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { startFakeKube } from '../test/support/fake-kube.ts';
+import { createPki } from '../test/support/pki.ts';
 import { startRegistry } from '../test/support/registry.ts';
 import { Budget, describeMachine, envNumber, forEachLimited, printTable, repoRoot, round, runBenchmark, writeResult } from './lib/bench.ts';
-import { cleanEnv, startTagpin } from './lib/processes.ts';
+import { cleanEnv, startTagpin, tagpinEnv, tagpinNodeArgs } from './lib/processes.ts';
 import type { TagpinProcess } from './lib/processes.ts';
 import { sumBy } from './lib/prometheus.ts';
 import { ReviewClient, podReview } from './lib/reviews.ts';
@@ -20,9 +21,22 @@ const IMAGES_PER_POD = 3;
 const CONCURRENCY = 16;
 const SAMPLE_EVERY = Math.max(1, Math.floor(ADMISSIONS / 40));
 /** The Node flags and environment the chart gives the container, read from charts/tagpin/values.yaml. */
-const chartValues = parse(readFileSync(join(repoRoot, 'charts', 'tagpin', 'values.yaml'), 'utf8')) as { nodeOptions: string; mallocArenaMax: number };
+const chartValues = parse(readFileSync(join(repoRoot, 'charts', 'tagpin', 'values.yaml'), 'utf8')) as Readonly<
+  Record<'mallocArenaMax' | 'mallocTrimThreshold' | 'mallocMmapThreshold', number> & { nodeOptions: string }
+>;
 const CHART_NODE_ARGS = chartValues.nodeOptions.split(' ').filter((flag) => flag !== '');
-const CHART_ENV: Readonly<Record<string, string>> = chartValues.mallocArenaMax > 0 ? { MALLOC_ARENA_MAX: String(chartValues.mallocArenaMax) } : {};
+/** The environment the chart's deployment template derives from those values (0 leaves a variable out). */
+const CHART_ENV: Readonly<Record<string, string>> = Object.fromEntries(
+  (
+    [
+      ['MALLOC_ARENA_MAX', chartValues.mallocArenaMax],
+      ['MALLOC_TRIM_THRESHOLD_', chartValues.mallocTrimThreshold],
+      ['MALLOC_MMAP_THRESHOLD_', chartValues.mallocMmapThreshold],
+    ] as const
+  )
+    .filter(([, value]) => value > 0)
+    .map(([name, value]) => [name, String(value)]),
+);
 /**
  * Node's defaults let the old generation grow to several times the live heap before a full collection;
  * the second variant caps it (and the young generation), as a container with a memory limit should.
@@ -30,9 +44,14 @@ const CHART_ENV: Readonly<Record<string, string>> = chartValues.mallocArenaMax >
 const VARIANTS: ReadonlyArray<{ readonly name: string; readonly nodeArgs: readonly string[]; readonly env: Readonly<Record<string, string>> }> = [
   { name: 'default Node flags', nodeArgs: [], env: {} },
   { name: 'capped heap', nodeArgs: ['--max-old-space-size=96', '--max-semi-space-size=2'], env: {} },
-  // What the chart sets (values.yaml `nodeOptions` and `env`): a heap sized to the live data, and two malloc arenas.
+  // What the chart sets (values.yaml `nodeOptions` and the malloc values): a heap sized to the live data, two malloc arenas, fixed thresholds.
   { name: 'chart settings', nodeArgs: CHART_NODE_ARGS, env: CHART_ENV },
 ];
+/** For trying settings: BENCH_VARIANTS picks variants by a word of their name (`chart`, `capped`, `default`; comma-separated). */
+const PICKED = (process.env['BENCH_VARIANTS'] ?? '').split(',').filter((word) => word !== '');
+const RUNNING = VARIANTS.filter((variant) => PICKED.length === 0 || PICKED.some((word) => variant.name.includes(word)));
+/** A trial of settings prints its figures and leaves bench/results/memory.json alone. */
+const TRYING = PICKED.length > 0 || tagpinNodeArgs().length > 0 || Object.keys(tagpinEnv()).length > 0;
 /** 1: read pull secrets from a (fake) Kubernetes API, as in a cluster; 0: no API, as on a laptop. */
 const WITH_KUBE = envNumber('BENCH_KUBE', 1) === 1;
 
@@ -41,6 +60,8 @@ interface Sample {
   readonly admissions: number;
   readonly seconds: number;
   readonly rssMiB: number;
+  /** Of RSS, the pages of files: the node binary's code and data that the process touched. */
+  readonly rssFileMiB: number;
   readonly heapUsedMiB: number;
   /** V8 heap committed (used or not): what the heap holds of the RSS. */
   readonly heapTotalMiB: number;
@@ -74,13 +95,17 @@ await runBenchmark('memory', async () => {
       kubeRequests = () => kube.requests();
     }
 
+    // A certificate from files, as the chart mounts one: the self-signed fallback would load code a cluster never runs.
+    const serving = await (await createPki()).issue('tagpin', []);
+    const tls = { tlsCert: serving.certFile, tlsKey: serving.keyFile };
+
     const runs = [];
-    for (const variant of VARIANTS) {
+    for (const variant of RUNNING) {
       budget.check(`variant ${variant.name}`);
       // A fresh registry log per variant: each has to resolve every tag once.
       const manifestsBefore = registry.manifestRequests().length;
       const kubeBefore = kubeRequests();
-      const run = await runVariant(variant.nodeArgs, registry.host, tags, { ...env, ...variant.env }, budget);
+      const run = await runVariant(variant.nodeArgs, registry.host, tags, tls, { ...env, ...variant.env }, budget);
       runs.push({
         variant: variant.name,
         nodeArgs: variant.nodeArgs,
@@ -91,8 +116,10 @@ await runBenchmark('memory', async () => {
       });
       printTable(
         `Memory (${variant.name}): ${String(ADMISSIONS)} admissions of ${String(IMAGES_PER_POD)}-image Pods over ${String(TAGS)} cached tags (${String(run.admissionsPerSecond)} admissions/s)`,
-        ['admissions', 'seconds', 'RSS MiB', 'V8 heap used MiB', 'V8 heap committed MiB', 'external MiB'],
-        run.samples.filter((_, i) => i % 4 === 0 || i === run.samples.length - 1).map((s) => [s.admissions, s.seconds, s.rssMiB, s.heapUsedMiB, s.heapTotalMiB, s.externalMiB]),
+        ['admissions', 'seconds', 'RSS MiB', 'of it files MiB', 'V8 heap used MiB', 'V8 heap committed MiB', 'external MiB'],
+        run.samples
+          .filter((_, i) => i % 4 === 0 || i === run.samples.length - 1)
+          .map((s) => [s.admissions, s.seconds, s.rssMiB, s.rssFileMiB, s.heapUsedMiB, s.heapTotalMiB, s.externalMiB]),
       );
       process.stdout.write(
         `cache: ${JSON.stringify(run.cache)} (misses should equal the ${String(TAGS)} tags); registry manifest requests: ${String(registry.manifestRequests().length - manifestsBefore)}; Kubernetes API reads: ${String(kubeRequests() - kubeBefore)}\n`,
@@ -103,6 +130,10 @@ await runBenchmark('memory', async () => {
       ['variant', 'idle RSS MiB', 'final RSS MiB', 'max RSS MiB', 'last-half growth MiB', 'slope MiB/10k', '<= 120', 'flat'],
       runs.map((r) => [r.variant, r.idleRssMiB, r.finalRssMiB, r.maxRssMiB, r.lastHalfGrowthMiB, r.lastHalfSlopeMiBPer10k, r.targets.rss.met ? 'yes' : 'NO', r.targets.flat.met ? 'yes' : 'NO']),
     );
+    if (TRYING) {
+      process.stdout.write('settings under trial: results not recorded\n');
+      return;
+    }
     const floors = await moduleFloors();
     printTable('What loading costs: RSS of a fresh Node process after importing only this', ['import', 'RSS MiB', 'V8 heap used MiB'], floors.map((f) => [f.name, f.rssMiB, f.heapUsedMiB]));
     await writeResult('memory', startedAt, machine, {
@@ -120,6 +151,7 @@ async function runVariant(
   nodeArgs: readonly string[],
   registryHost: string,
   tags: readonly string[],
+  tls: Readonly<Record<'tlsCert' | 'tlsKey', string>>,
   env: Readonly<Record<string, string>>,
   budget: Budget,
 ): Promise<{
@@ -134,7 +166,7 @@ async function runVariant(
   readonly samples: readonly Sample[];
 }> {
   // The cache keeps everything for the whole run: the TTL outlasts it and maxEntries is the tag count.
-  const tagpin = await startTagpin({ registries: { insecure: [registryHost] }, cache: { ttlSeconds: 3600, maxEntries: TAGS } }, nodeArgs, env);
+  const tagpin = await startTagpin({ registries: { insecure: [registryHost] }, cache: { ttlSeconds: 3600, maxEntries: TAGS }, server: tls }, nodeArgs, env);
   const client = new ReviewClient(tagpin.url, CONCURRENCY);
   try {
     await client.warm(CONCURRENCY);
@@ -191,6 +223,7 @@ async function runVariant(
         ...s,
         seconds: round(s.seconds, 2),
         rssMiB: round(s.rssMiB, 1),
+        rssFileMiB: round(s.rssFileMiB, 1),
         heapUsedMiB: round(s.heapUsedMiB, 1),
         heapTotalMiB: round(s.heapTotalMiB, 1),
         externalMiB: round(s.externalMiB, 1),
@@ -233,6 +266,7 @@ async function sample(tagpin: TagpinProcess, admissions: number, seconds: number
     admissions,
     seconds,
     rssMiB: tagpin.rssMiB(),
+    rssFileMiB: tagpin.rssFileMiB(),
     heapUsedMiB: mib('tagpin_nodejs_heap_size_used_bytes'),
     heapTotalMiB: mib('tagpin_nodejs_heap_size_total_bytes'),
     externalMiB: mib('tagpin_nodejs_external_memory_bytes'),

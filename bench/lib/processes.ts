@@ -22,6 +22,8 @@ export interface ServerProcess {
   cpuMs(): number;
   /** Resident set size now, in MiB (VmRSS). */
   rssMiB(): number;
+  /** The file-backed part of it (RssFile): pages of the node binary and shared libraries the process has touched. */
+  rssFileMiB(): number;
   /** Everything the process wrote to stderr so far. */
   stderr(): Promise<string>;
   /** SIGTERM, SIGKILL after 10 s; removes its temp directory. */
@@ -41,6 +43,12 @@ const clockTicks = readClockTicks();
 /** Extra Node options for every `tagpin serve` a benchmark starts (BENCH_TAGPIN_NODE_ARGS, space-separated), to try runtime flags. */
 export function tagpinNodeArgs(): readonly string[] {
   return (process.env.BENCH_TAGPIN_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+}
+
+/** Extra environment for every `tagpin serve` a benchmark starts (BENCH_TAGPIN_ENV, `NAME=value,…`), to try runtime settings. */
+export function tagpinEnv(): Readonly<Record<string, string>> {
+  const pairs = (process.env.BENCH_TAGPIN_ENV ?? '').split(',').filter((pair) => pair.includes('='));
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 }
 
 let bundle: Promise<string> | undefined;
@@ -85,6 +93,7 @@ export async function startTagpin(
   const child = spawnLogged(process.execPath, [...tagpinNodeArgs(), ...nodeArgs, await tagpinScript(), 'serve', '--config', configFile], dir, {
     ...cleanEnv(),
     ...env,
+    ...tagpinEnv(),
   });
   const url = `https://127.0.0.1:${String(port)}`;
   const base = await waitReady(child, dir, url);
@@ -168,7 +177,7 @@ async function waitReady(child: ChildProcess, dir: string, url: string): Promise
       await answer.body.dump();
       if (answer.statusCode === 200) {
         await agent.close();
-        return { pid, url, cpuMs: () => cpuMsOf(pid), rssMiB: () => rssMiBOf(pid), stderr, stop };
+        return { pid, url, cpuMs: () => cpuMsOf(pid), rssMiB: () => rssMiBOf(pid), rssFileMiB: () => statusMiB(pid, 'RssFile'), stderr, stop };
       }
     } catch {
       // Not listening yet.
@@ -208,8 +217,13 @@ export function exitedChildrenCpuMs(): number {
 
 /** Resident set size of process `pid` in MiB, from /proc/PID/status. */
 export function rssMiBOf(pid: number): number {
+  return statusMiB(pid, 'VmRSS');
+}
+
+/** A `NAME: N kB` line of /proc/PID/status, in MiB. */
+function statusMiB(pid: number, name: string): number {
   const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
   return match === null ? Number.NaN : Number(match[1]) / 1024;
 }
 

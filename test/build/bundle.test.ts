@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { removeOnExit } from '../support/exit-cleanup.ts';
 import { repoRoot } from '../support/paths.ts';
 import { runCli } from '../support/cli.ts';
+import { startFakeKube } from '../support/fake-kube.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { admissionReview, patchOf } from '../support/reviews.ts';
@@ -45,8 +46,11 @@ describe('the built bundle', () => {
     assert.ok(scripts.includes('tagpin.js'));
     for (const file of scripts) {
       const text = await readFile(join(alone, 'dist', file), 'utf8');
-      // esbuild writes every static import of a chunk as one line at its top.
-      const specifiers = [...text.matchAll(/^(?:import|export)\b[^\n]*?["']([^"'\n]+)["'];$/gm)].map((m) => m[1] ?? '');
+      // Static imports open the (minified) file as statements; dynamic ones are `import("…")` anywhere.
+      const statics = [...text.matchAll(/(?:^|;)\s*(?:import|export)\b[^;"'`]*?["']([^"'\n]+)["']/g)];
+      const dynamics = [...text.matchAll(/\bimport\(\s*["']([^"'\n]+)["']\s*\)/g)];
+      const specifiers = [...statics, ...dynamics].map((m) => m[1] ?? '');
+      assert.ok(file !== 'tagpin.js' || specifiers.length > 0, 'the entry imports its chunks');
       for (const specifier of specifiers) {
         assert.ok(isBuiltin(specifier) || /^\.\.?\//.test(specifier), `${file} imports ${specifier}`);
       }
@@ -77,6 +81,23 @@ describe('the built bundle', () => {
       assert.deepEqual(patchOf(answer), [{ op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digest}` }]);
     } finally {
       await server.stop();
+    }
+  });
+
+  it('reads the Kubernetes API for a Pod and writes no warning to stderr', async () => {
+    const kube = await startFakeKube();
+    const server = await startServe({ script: bundle, config: { registries: { insecure: [registry.host] } }, env: { KUBECONFIG: kube.kubeconfigFile } });
+    try {
+      const image = `${registry.host}/bundle/app:1.0`;
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'demo' }, spec: { containers: [{ name: 'a', image }] } };
+      const answer = await server.review('mutate', admissionReview({ object: pod }));
+      assert.deepEqual(patchOf(answer), [{ op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digest}` }]);
+      assert.ok(kube.requests() > 0, 'the service account was read from the API');
+      // The Kubernetes client's dependencies once loaded the deprecated punycode module at start.
+      assert.equal(server.stderr(), '');
+    } finally {
+      await server.stop();
+      await kube.stop();
     }
   });
 });

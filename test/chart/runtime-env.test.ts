@@ -7,7 +7,12 @@ import { parse } from 'yaml';
 import { repoRoot } from '../support/paths.ts';
 import { field, only, renderChart } from './render.ts';
 
-const values = parse(readFileSync(join(repoRoot, 'charts', 'tagpin', 'values.yaml'), 'utf8')) as { nodeOptions: string; mallocArenaMax: number };
+const values = parse(readFileSync(join(repoRoot, 'charts', 'tagpin', 'values.yaml'), 'utf8')) as {
+  nodeOptions: string;
+  mallocArenaMax: number;
+  mallocTrimThreshold: number;
+  mallocMmapThreshold: number;
+};
 
 function envOf(options: Parameters<typeof renderChart>[0] = {}): ReadonlyArray<{ readonly name: string; readonly value?: string }> {
   const deployment = only(renderChart(options), 'Deployment');
@@ -19,21 +24,24 @@ function envOf(options: Parameters<typeof renderChart>[0] = {}): ReadonlyArray<{
 }
 
 describe('runtime settings of the tagpin container', () => {
-  it('caps the heap with NODE_OPTIONS and the malloc arenas by default, the settings bench/memory.ts measures', () => {
+  it('caps the heap with NODE_OPTIONS and sets the malloc arenas and thresholds by default, the settings bench/memory.ts measures', () => {
     assert.match(values.nodeOptions, /--max-old-space-size=\d+/);
     assert.deepEqual(envOf(), [
       { name: 'NODE_OPTIONS', value: values.nodeOptions },
       { name: 'MALLOC_ARENA_MAX', value: String(values.mallocArenaMax) },
+      { name: 'MALLOC_TRIM_THRESHOLD_', value: String(values.mallocTrimThreshold) },
+      { name: 'MALLOC_MMAP_THRESHOLD_', value: String(values.mallocMmapThreshold) },
     ]);
   });
 
-  it("leaves Node's and glibc's defaults when both are emptied, and keeps extraEnv after them", () => {
+  it("leaves Node's and glibc's defaults when all are emptied, and keeps extraEnv after them", () => {
     const extraEnv = [{ name: 'TZ', value: 'UTC' }];
-    assert.deepEqual(envOf({ values: { nodeOptions: '', mallocArenaMax: 0, extraEnv } }), extraEnv);
+    assert.deepEqual(envOf({ values: { nodeOptions: '', mallocArenaMax: 0, mallocTrimThreshold: 0, mallocMmapThreshold: 0, extraEnv } }), extraEnv);
     assert.deepEqual(envOf({ values: { extraEnv } }).at(-1), extraEnv[0]);
   });
 
-  it('refuses a malloc arena count that is not a whole number', () => {
+  it('refuses malloc settings that are not whole numbers of zero or more', () => {
     assert.throws(() => renderChart({ values: { mallocArenaMax: 'two' } }), /mallocArenaMax/);
+    assert.throws(() => renderChart({ values: { mallocTrimThreshold: -1 } }), /mallocTrimThreshold/);
   });
 });
