@@ -62,7 +62,7 @@ export async function runFunction(
   const { targets, invalid } = planPins([manifest], config);
   const platform = settings.platform ?? context.platform;
   const answers = await lookupAll({ ...context, platform }, targets.map((target) => target.ref));
-  const results: FunctionResult[] = invalid.map((image) => resultFor(image, `${image.fieldPath}: ${image.reason}`));
+  const results: FunctionResult[] = invalid.map((image) => resultFor(image, `${fieldPath(image.fieldPath)}: ${image.reason}`));
   for (const target of targets) {
     const answer = answers.get(target.ref.original);
     if (answer instanceof Error) results.push(resultFor(target, formatError(answer)));

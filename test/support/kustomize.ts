@@ -1,6 +1,6 @@
 // kustomize built from its Go module once into the git-ignored .cache/tools, for the KRM function tests.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './paths.ts';
 
@@ -28,6 +28,7 @@ export async function ensureKustomize(): Promise<string> {
   const dir = join(binary, '..');
   mkdirSync(join(dir, '..'), { recursive: true });
   const staging = mkdtempSync(`${dir}.staging-`);
+  chmodSync(staging, 0o755);
   try {
     const stderr: Buffer[] = [];
     const child = spawn('go', ['install', `${MODULE}@${KUSTOMIZE_VERSION}`], {
@@ -50,4 +51,10 @@ export async function ensureKustomize(): Promise<string> {
     rmSync(staging, { recursive: true, force: true });
   }
   return binary;
+}
+
+// `node test/support/kustomize.ts` builds (or finds) kustomize and prints its path: npm test runs it
+// first, so the build is not timed as part of a test.
+if (import.meta.filename === process.argv[1]) {
+  process.stdout.write(`${await ensureKustomize()}\n`);
 }
