@@ -4,7 +4,7 @@ import type { ImageReference, Platform } from '../reference/index.ts';
 
 /** The digest a tag resolved to. */
 export interface ResolvedImage {
-  /** `sha256:<hex>` of the manifest the tag names (the index digest for multi-arch images). */
+  /** `sha256:<hex>` of the manifest the tag names (the index digest for multi-arch images, unless a platform was asked for). */
   readonly digest: string;
   /** Media type of that manifest, parameters stripped. */
   readonly mediaType: string;

@@ -55,7 +55,7 @@ ${COMMON_FLAGS}
   resolve: `Usage: tagpin resolve [--config FILE] [-o text|json] [flags] IMAGE...
 
 Looks up the digest each image's tag names in its registry (the index digest for multi-arch
-images). An image that already carries a digest resolves to itself without a lookup.
+images, unless --platform names one). An image that already carries a digest resolves to itself without a lookup.
 Each image has its own resolve.timeoutMs budget.
 
   -o, --output text|json   text: IMAGE<TAB>PINNED per line (default);
