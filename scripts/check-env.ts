@@ -7,6 +7,8 @@ const needs: ReadonlyArray<{ readonly command: string; readonly args: readonly s
   { command: 'htpasswd', args: ['-h'], install: 'apt-get install -y apache2-utils' },
   { command: 'tinyproxy', args: ['-v'], install: 'apt-get install -y tinyproxy' },
   { command: 'unzip', args: ['-v'], install: 'apt-get install -y unzip' },
+  { command: 'skopeo', args: ['--version'], install: 'apt-get install -y skopeo' },
+  { command: 'go', args: ['version'], install: 'install Go 1.25 or newer (the KRM function tests build kustomize with it)' },
 ];
 
 const missing = needs.filter((n) => spawnSync(n.command, [...n.args], { stdio: 'ignore' }).error !== undefined);

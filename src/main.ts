@@ -1,6 +1,7 @@
 // CLI entry: parses argv, loads config, wires adapters, runs a command.
 import { applyRegistryFlags, defaultDockerConfig, loadConfig } from './config/index.ts';
 import type { Config } from './config/index.ts';
+import type { Platform } from './reference/index.ts';
 import { openRegistryAccess } from './registry/index.ts';
 import {
   COMMAND_HELP,
@@ -40,13 +41,13 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'resolve': {
       const config = await configFor(command);
-      return withRegistry(config, (context) =>
+      return withRegistry(config, command.platform, (context) =>
         runResolve({ images: command.images, output: command.output, format: config.mutate.output }, context, processIo),
       );
     }
     case 'pin': {
       const config = await configFor(command);
-      return withRegistry(config, (context) => runPin({ files: command.files, write: command.write, config }, context, processIo));
+      return withRegistry(config, command.platform, (context) => runPin({ files: command.files, write: command.write, config }, context, processIo));
     }
   }
 }
@@ -60,11 +61,11 @@ async function configFor(options: CommonOptions): Promise<Config> {
  * Runs `task` with a registry client built from `registries.*`, closing its connections afterwards.
  * Without a configured docker config, the one docker itself uses is read (`defaultDockerConfig`).
  */
-async function withRegistry(config: Config, task: (context: LookupContext) => Promise<number>): Promise<number> {
+async function withRegistry(config: Config, platform: Platform | undefined, task: (context: LookupContext) => Promise<number>): Promise<number> {
   const dockerConfig = config.registries.dockerConfig ?? defaultDockerConfig() ?? null;
   const { resolver, keyring } = await openRegistryAccess({ ...config, registries: { ...config.registries, dockerConfig } }, { caller: 'cli' });
   try {
-    return await task({ resolver, keyring, timeoutMs: config.resolve.timeoutMs });
+    return await task({ resolver, keyring, timeoutMs: config.resolve.timeoutMs, platform });
   } finally {
     await resolver.close();
   }

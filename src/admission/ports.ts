@@ -1,10 +1,10 @@
 // What the admission core needs from its adapters: registry/ resolves, credentials/ matches, kube/ reads pull secrets.
 // The core declares these ports; the adapters implement them, and only the entry points wire them together.
-import type { ImageReference } from '../reference/index.ts';
+import type { ImageReference, Platform } from '../reference/index.ts';
 
 /** The digest a tag resolved to. */
 export interface ResolvedImage {
-  /** `sha256:<hex>` of the manifest the tag names (the index digest for multi-arch images). */
+  /** `sha256:<hex>` of the manifest the tag names (the index digest for multi-arch images, unless a platform was asked for). */
   readonly digest: string;
   /** Media type of that manifest, parameters stripped. */
   readonly mediaType: string;
@@ -23,6 +23,11 @@ export interface LookupOptions {
   /** Credentials that this request may use (its pull secrets and the configured docker config). */
   readonly keyring?: Keyring;
   readonly signal?: AbortSignal;
+  /**
+   * Pin the manifest an index lists for this platform instead of the index itself (`--platform`).
+   * @default undefined (the digest the tag names, the index for multi-platform images)
+   */
+  readonly platform?: Platform;
 }
 
 /** Resolves tags to digests. */

@@ -1,6 +1,8 @@
 // Parses the command line into a typed command; usage errors carry the command whose help applies.
 import { parseArgs } from 'node:util';
 import type { RegistryFlags } from '../config/index.ts';
+import { parsePlatform } from '../reference/index.ts';
+import type { Platform } from '../reference/index.ts';
 import { UsageError } from './errors.ts';
 import { isCommandName } from './help.ts';
 import type { CommandName } from './help.ts';
@@ -21,9 +23,17 @@ export type Command =
   | { readonly name: 'help'; readonly topic: CommandName | undefined }
   | ({ readonly name: 'serve' } & CommonOptions)
   | ({ readonly name: 'version' } & CommonOptions)
-  | ({ readonly name: 'resolve'; readonly output: OutputMode; readonly images: readonly string[] } & CommonOptions)
-  | ({ readonly name: 'pin'; readonly files: readonly string[]; readonly write: boolean } & CommonOptions)
+  | ({ readonly name: 'resolve'; readonly output: OutputMode; readonly images: readonly string[] } & LookupFlags & CommonOptions)
+  | ({ readonly name: 'pin'; readonly files: readonly string[]; readonly write: boolean } & LookupFlags & CommonOptions)
   | ({ readonly name: 'check'; readonly files: readonly string[]; readonly output: OutputMode } & CommonOptions);
+
+/** What the commands that look images up carry besides the common options. */
+export interface LookupFlags {
+  /** `--platform os/arch[/variant]`: pin that platform's manifest; undefined pins the index. */
+  readonly platform: Platform | undefined;
+}
+
+const PLATFORM_OPTION = { platform: { type: 'string' } } as const;
 
 const COMMON_OPTIONS = {
   config: { type: 'string' },
@@ -74,14 +84,14 @@ function parseCommand(name: CommandName, args: readonly string[]): Command {
       return { name, ...common(values) };
     }
     case 'resolve': {
-      const { values, positionals } = parseFor(name, args, { ...COMMON_OPTIONS, ...OUTPUT_OPTION }, true);
+      const { values, positionals } = parseFor(name, args, { ...COMMON_OPTIONS, ...OUTPUT_OPTION, ...PLATFORM_OPTION }, true);
       if (positionals.length === 0) throw new UsageError('resolve needs at least one IMAGE', name);
-      return { name, output: outputMode(values.output, name), images: positionals, ...common(values) };
+      return { name, output: outputMode(values.output, name), images: positionals, platform: platform(values.platform, name), ...common(values) };
     }
     case 'pin': {
-      const options = { ...COMMON_OPTIONS, ...FILE_OPTIONS, write: { type: 'boolean', short: 'w' } } as const;
+      const options = { ...COMMON_OPTIONS, ...FILE_OPTIONS, ...PLATFORM_OPTION, write: { type: 'boolean', short: 'w' } } as const;
       const { values } = parseFor(name, args, options, false);
-      return { name, files: files(values, name), write: values.write === true, ...common(values) };
+      return { name, files: files(values, name), write: values.write === true, platform: platform(values.platform, name), ...common(values) };
     }
     case 'check': {
       const options = { ...COMMON_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTION } as const;
@@ -148,6 +158,15 @@ function outputMode(value: string | undefined, command: CommandName): OutputMode
   if (value === undefined || value === 'text') return 'text';
   if (value === 'json') return 'json';
   throw new UsageError(`-o must be text or json (got "${value}")`, command);
+}
+
+function platform(value: string | undefined, command: CommandName): Platform | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parsePlatform(value);
+  } catch (err) {
+    throw new UsageError(`--platform: ${(err as Error).message}`, command);
+  }
 }
 
 function files(values: { readonly filename?: string[] | undefined; readonly file?: string[] | undefined }, command: CommandName): readonly string[] {

@@ -17,6 +17,11 @@ const COMMON_FLAGS = `Flags of every command:
 Registry requests go through $HTTPS_PROXY (http:// registries: $HTTP_PROXY) when set, except for
 the hosts in $NO_PROXY.`;
 
+const PLATFORM_FLAG = `  --platform OS/ARCH[/VARIANT]
+                           pin the manifest a multi-platform image lists for this platform
+                           (linux/amd64, linux/arm64, linux/arm/v7) instead of the index;
+                           single-platform images keep their one manifest's digest`;
+
 const EXIT_CODES = `Exit codes: 0 ok; 1 policy violations (check) or unresolvable images (resolve, pin);
             2 usage, configuration or input error.`;
 
@@ -50,11 +55,12 @@ ${COMMON_FLAGS}
   resolve: `Usage: tagpin resolve [--config FILE] [-o text|json] [flags] IMAGE...
 
 Looks up the digest each image's tag names in its registry (the index digest for multi-arch
-images). An image that already carries a digest resolves to itself without a lookup.
+images, unless --platform names one). An image that already carries a digest resolves to itself without a lookup.
 Each image has its own resolve.timeoutMs budget.
 
   -o, --output text|json   text: IMAGE<TAB>PINNED per line (default);
                            json: [{image, pinned, digest, registry, repository, tag}]
+${PLATFORM_FLAG}
 
 ${COMMON_FLAGS}
 
@@ -70,6 +76,11 @@ If any image cannot be resolved, nothing is written.
 
   -f, --filename PATH|-    manifest file or directory, or '-' for stdin (repeatable, required)
   -w, --write              rewrite changed files in place instead of printing to stdout
+${PLATFORM_FLAG}
+
+A kind: ResourceList (config.kubernetes.io/v1) on stdin is read as a KRM function's input, as
+kustomize and kpt send it: the items come back pinned, and images that fail are reported in
+results (severity error, exit code 1) with the items unchanged.
 
 ${COMMON_FLAGS}
 

@@ -1,7 +1,7 @@
 // Looks up distinct references in parallel, each under its own resolve.timeoutMs budget.
 import { resolveAll } from '../admission/index.ts';
 import type { Keyring, ResolvedImage, Resolver } from '../admission/index.ts';
-import type { ImageReference } from '../reference/index.ts';
+import type { ImageReference, Platform } from '../reference/index.ts';
 import type { RegistryError } from '../errors/index.ts';
 
 /** What a CLI lookup needs: the client, the credentials and the per-image budget. */
@@ -10,6 +10,8 @@ export interface LookupContext {
   readonly keyring: Keyring;
   /** `resolve.timeoutMs`: each image's budget starts when its own lookup starts. */
   readonly timeoutMs: number;
+  /** `--platform`: each index is pinned to this platform's manifest. @default undefined (the index) */
+  readonly platform?: Platform | undefined;
 }
 
 /**
@@ -28,5 +30,6 @@ export function lookupAll(
     perLookupMs: context.timeoutMs,
     concurrency: CONCURRENCY,
     keyring: context.keyring,
+    ...(context.platform === undefined ? {} : { platform: context.platform }),
   });
 }

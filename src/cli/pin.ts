@@ -3,19 +3,14 @@ import { rename, rm, stat, writeFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { InputError } from '../errors/index.ts';
-import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
-import { formatPinned } from '../reference/index.ts';
-import type { ImageReference } from '../reference/index.ts';
-import { listImages } from '../workload/index.ts';
 import { ExitCode, formatError } from './errors.ts';
 import type { CliIo } from './io.ts';
+import { resourceListIn, runFunction } from './krm.ts';
 import { lookupAll } from './lookup.ts';
 import type { LookupContext } from './lookup.ts';
-import { findNode, parseManifest } from './manifests.ts';
+import { parseManifest } from './manifests.ts';
+import { planPins, pinnedTexts } from './pin-plan.ts';
 import { readSources } from './sources.ts';
-import type { ParsedManifest } from './manifests.ts';
-import { applyImageEdits } from './splice.ts';
-import type { ImageEdit } from './splice.ts';
 
 /** Options of `runPin`. */
 export interface PinOptions {
@@ -26,42 +21,20 @@ export interface PinOptions {
   readonly config: Pick<Config, 'mutate' | 'exclude'>;
 }
 
-/** An image field that needs a lookup, and where it is. */
-interface PinTarget {
-  readonly manifest: number;
-  readonly document: number;
-  readonly pointer: string;
-  readonly ref: ImageReference;
-  /** `file:line`, for messages. */
-  readonly location: string;
-}
-
 /**
  * Pins every image of the kinds in `mutate.kinds` that has no digest and is not excluded.
  * All or nothing: when any image is invalid or cannot be resolved, each problem is reported and
  * nothing is written (exit 1), so a pipeline never picks up half-pinned manifests.
+ * A ResourceList on stdin is a KRM function's input, answered as one (krm.ts).
  */
 export async function runPin(options: PinOptions, context: LookupContext, io: CliIo): Promise<number> {
   const sources = await readSources(options.files, () => io.readStdin());
   const manifests = sources.map((source) => parseManifest(source));
-  const targets: PinTarget[] = [];
-  const problems: string[] = [];
-  const kinds = new Set<string>(options.config.mutate.kinds);
+  const list = resourceListIn(manifests);
+  if (list !== undefined) return runFunction(list, options.config, context, io);
 
-  for (const [m, manifest] of manifests.entries()) {
-    for (const [d, document] of manifest.documents.entries()) {
-      for (const object of document.objects) {
-        if (!kinds.has(object.kind) || isNamespaceExcluded(object.namespace, options.config.exclude)) continue;
-        for (const step of planMutation(listImages(object.kind, object.object), options.config)) {
-          const pointer = object.pointer + step.field.path;
-          const location = `${manifest.source.name}:${String(lineOf(manifest, d, pointer, object.line))}`;
-          if (step.action === 'invalid') problems.push(`${location}: ${pointer}: ${step.reason ?? 'invalid image'}`);
-          else if (step.action === 'resolve' && step.ref !== undefined) targets.push({ manifest: m, document: d, pointer, ref: step.ref, location });
-        }
-      }
-    }
-  }
-
+  const { targets, invalid } = planPins(manifests, options.config);
+  const problems = invalid.map((image) => `${image.location}: ${image.pointer}: ${image.reason}`);
   const answers = await lookupAll(context, targets.map((target) => target.ref));
   const failed = new Set<string>();
   for (const target of targets) {
@@ -76,16 +49,7 @@ export async function runPin(options: PinOptions, context: LookupContext, io: Cl
     return ExitCode.failed;
   }
 
-  const outputs = manifests.map((manifest, m) => {
-    const edits: ImageEdit[] = [];
-    for (const target of targets) {
-      const answer = answers.get(target.ref.original);
-      if (target.manifest !== m || answer === undefined || answer instanceof Error) continue;
-      edits.push({ document: target.document, pointer: target.pointer, value: formatPinned(target.ref, answer.digest, options.config.mutate.output) });
-    }
-    return edits.length === 0 ? manifest.source.text : applyImageEdits(manifest, edits);
-  });
-
+  const outputs = pinnedTexts(manifests, targets, answers, options.config);
   if (options.write) {
     for (const [m, manifest] of manifests.entries()) {
       const text = outputs[m] ?? manifest.source.text;
@@ -96,12 +60,6 @@ export async function runPin(options: PinOptions, context: LookupContext, io: Cl
     io.writeOut(joinStreams(outputs));
   }
   return ExitCode.ok;
-}
-
-function lineOf(manifest: ParsedManifest, document: number, pointer: string, fallback: number): number {
-  const parsed = manifest.documents[document];
-  const node = parsed === undefined ? undefined : findNode(parsed.document, pointer);
-  return node?.range == null ? fallback : manifest.lineAt(node.range[0]);
 }
 
 /** Several inputs printed as one YAML stream: a `---` between them unless the next one starts with its own. */

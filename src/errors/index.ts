@@ -75,6 +75,8 @@ export const RegistryErrorCode = {
   token: 'REGISTRY_TOKEN',
   /** A docker credential helper or kubelet credential provider plugin failed to answer. */
   credentials: 'REGISTRY_CREDENTIALS',
+  /** `--platform` names a platform the image's index has no manifest for. */
+  noPlatform: 'REGISTRY_NO_PLATFORM',
 } as const;
 export type RegistryErrorCode = (typeof RegistryErrorCode)[keyof typeof RegistryErrorCode];
 

@@ -7,3 +7,5 @@ export { splitHostPort, stripBrackets } from './host.ts';
 export type { HostPort } from './host.ts';
 export { DIGEST_HEX_LENGTHS, digestProblem, isValidDigest } from './digest.ts';
 export { REFERENCE_MAX_LENGTH, REPOSITORY_MAX_LENGTH, TAG_MAX_LENGTH } from './grammar.ts';
+export { formatPlatform, normalizePlatform, parsePlatform } from './platform.ts';
+export type { Platform } from './platform.ts';

@@ -5,7 +5,7 @@ import { SingleFlight, TtlCache } from '../cache/index.ts';
 import type { FlightBudget } from '../cache/index.ts';
 import { deadlineSignal, raceSignal } from '../deadline/index.ts';
 import { registryApiHost } from '../reference/index.ts';
-import type { ImageReference } from '../reference/index.ts';
+import type { ImageReference, Platform } from '../reference/index.ts';
 import { SERVER_TRUST_HINTS } from './address.ts';
 import type { TrustHints } from './address.ts';
 import { compileHostGlobs } from './host-globs.ts';
@@ -19,6 +19,7 @@ import type { Learned } from './fetch.ts';
 import { ANONYMOUS, fingerprint } from './fingerprint.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
 import { Mirrors, mirrorImage } from './mirrors.ts';
+import { platformKey, platformManifest } from './platform.ts';
 import { readProxySettings, summarizeProxies } from './proxy.ts';
 import type { ProxySummary } from './proxy.ts';
 import { errorCause, retryPolicy, retryingSend, withRetries } from './retry.ts';
@@ -129,7 +130,7 @@ export class RegistryClient implements Resolver {
     );
     // A digest learned at a mirror is scoped to the mirror's credential that got it, so those count too.
     const fingerprints = [...new Set([...credentials, ...mirrorCredentials.flat()].map((c) => fingerprint(c)))];
-    const name = `${ref.registry}/${ref.repository}:${tag}`;
+    const name = `${ref.registry}/${ref.repository}:${tag}${platformKey(options.platform)}`;
 
     // A digest learned anonymously serves anyone; one learned with a credential serves only its holders.
     for (const scope of [ANONYMOUS, ...fingerprints]) {
@@ -173,9 +174,9 @@ export class RegistryClient implements Resolver {
           mirrors,
           (mirror, i, share) => {
             const at: Target = { ...target, origin: mirror.origin, apiRoot: mirror.apiRoot, namespace: ref.registry, insecure: mirror.plain };
-            return this.#lookup(at, mirrorCredentials[i] ?? [], share, this.#viaMirror);
+            return this.#lookup(at, mirrorCredentials[i] ?? [], share, options.platform, this.#viaMirror);
           },
-          () => this.#lookup(target, credentials, budget),
+          () => this.#lookup(target, credentials, budget, options.platform),
           budget,
           (reason) => this.#observer?.onMirrorFallback?.({ registry: ref.registry, reason }),
         );
@@ -234,7 +235,7 @@ export class RegistryClient implements Resolver {
   }
 
   /** The registry round trips of one lookup; the result is cached under the credential that got it. */
-  async #lookup(target: Target, credentials: readonly Credential[], budget: Budget, route: Route = this.#direct): Promise<Learned> {
+  async #lookup(target: Target, credentials: readonly Credential[], budget: Budget, platform: Platform | undefined, route: Route = this.#direct): Promise<Learned> {
     const url = manifestUrl(target, target.tag);
     const head = await route.auth.negotiate(target, url, 'HEAD', credentials, budget);
     const { status, headers, url: answeredBy } = head.response;
@@ -266,7 +267,11 @@ export class RegistryClient implements Resolver {
         await this.#confirm(target, learned.digest, headers, status === 200 ? 'HEAD' : 'GET', budget, route);
       }
     }
-    this.#cache.set(`${target.registry}/${target.repository}:${target.tag}#${learned.fingerprint}`, learned);
+    if (platform !== undefined) {
+      const fetch = { send: this.#transport.send, authorization: head.authorization, budget, retry: route.retry, observer: this.#observer };
+      learned = await platformManifest(target, learned, platform, fetch);
+    }
+    this.#cache.set(`${target.registry}/${target.repository}:${target.tag}${platformKey(platform)}#${learned.fingerprint}`, learned);
     return learned;
   }
 

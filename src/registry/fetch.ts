@@ -28,13 +28,13 @@ export function learnFromHeaders(response: HttpResponse, target: Target, scope: 
 /**
  * The digest of a GET body: exact bytes, at most 4 MiB, checked against its headers. `vouched` tells
  * whether a Docker-Content-Digest came with the body and matched it; without one the digest still
- * needs the registry's confirmation.
+ * needs the registry's confirmation. `bytes` is the body, for a caller that reads the manifest itself.
  */
 export async function learnFromBody(
   response: HttpResponse,
   target: Target,
   scope: string,
-): Promise<{ readonly learned: Learned; readonly vouched: boolean }> {
+): Promise<{ readonly learned: Learned; readonly vouched: boolean; readonly bytes: Buffer }> {
   if (response.status !== 200) {
     // The body is at hand: the registry's error names the cause, and a web page in its place says the
     // host is not a registry.
@@ -63,7 +63,7 @@ export async function learnFromBody(
   // A web page where a manifest should be: not a registry at all.
   if (isManifestProblem(checked) && checked.kind === 'malformed' && isWebPage(response)) throw notARegistry(response, target);
   if (isManifestProblem(checked)) throw manifestProblem(checked, response, target);
-  return { learned: { ...checked, fingerprint: scope }, vouched: expected !== undefined };
+  return { learned: { ...checked, fingerprint: scope }, vouched: expected !== undefined, bytes };
 }
 
 /**
