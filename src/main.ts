@@ -36,7 +36,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'check': {
       const config = await configFor(command);
-      return runCheck({ files: command.files, output: command.output, config }, processIo);
+      return runCheck({ files: command.files, output: command.output, allowEmpty: command.allowEmpty, config }, processIo);
     }
     case 'resolve': {
       const config = await configFor(command);
@@ -46,7 +46,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'pin': {
       const config = await configFor(command);
-      return withRegistry(config, (context) => runPin({ files: command.files, write: command.write, config }, context, processIo));
+      return withRegistry(config, (context) => runPin({ files: command.files, write: command.write, allowEmpty: command.allowEmpty, config }, context, processIo));
     }
   }
 }

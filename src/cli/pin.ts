@@ -6,16 +6,12 @@ import { InputError } from '../errors/index.ts';
 import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
 import { formatPinned } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
-import { listImages } from '../workload/index.ts';
 import { ExitCode, formatError } from './errors.ts';
+import { describeObject, readInputs } from './inputs.ts';
+import type { EditTarget, ImageChange } from './inputs.ts';
 import type { CliIo } from './io.ts';
 import { lookupAll } from './lookup.ts';
 import type { LookupContext } from './lookup.ts';
-import { findNode, parseManifest } from './manifests.ts';
-import { readSources } from './sources.ts';
-import type { ParsedManifest } from './manifests.ts';
-import { applyImageEdits } from './splice.ts';
-import type { ImageEdit } from './splice.ts';
 
 /** Options of `runPin`. */
 export interface PinOptions {
@@ -23,41 +19,63 @@ export interface PinOptions {
   readonly files: readonly string[];
   /** `-w`: rewrite changed files in place (stdin still goes to stdout). */
   readonly write: boolean;
+  /** `--allow-empty`: an argument without manifests is noted, not an error. */
+  readonly allowEmpty: boolean;
   readonly config: Pick<Config, 'mutate' | 'exclude'>;
 }
 
 /** An image field that needs a lookup, and where it is. */
 interface PinTarget {
-  readonly manifest: number;
-  readonly document: number;
-  readonly pointer: string;
+  readonly input: number;
+  readonly target: EditTarget;
   readonly ref: ImageReference;
   /** `file:line`, for messages. */
   readonly location: string;
 }
 
 /**
- * Pins every image of the kinds in `mutate.kinds` that has no digest and is not excluded.
+ * Pins every image of the kinds in `mutate.kinds` (and of every Dockerfile stage and compose service)
+ * that has no digest and is not excluded; each object or image skipped is noted on stderr.
  * All or nothing: when any image is invalid or cannot be resolved, each problem is reported and
  * nothing is written (exit 1), so a pipeline never picks up half-pinned manifests.
  */
 export async function runPin(options: PinOptions, context: LookupContext, io: CliIo): Promise<number> {
-  const sources = await readSources(options.files, () => io.readStdin());
-  const manifests = sources.map((source) => parseManifest(source));
+  const { inputs, notes } = await readInputs(options.files, () => io.readStdin(), options.allowEmpty);
+  const note = (text: string): void => {
+    io.writeErr(`tagpin: note: ${text}\n`);
+  };
+  for (const text of notes) note(text);
+  if (!options.write && inputs.length > 1) {
+    const alone = inputs.find((input) => input.format !== 'kubernetes');
+    if (alone !== undefined) {
+      throw new InputError(
+        `${alone.source.name} is a ${alone.format === 'dockerfile' ? 'Dockerfile' : 'compose file'}: without -w, pin prints its inputs as one Kubernetes YAML stream; use -w, or pin it on its own`,
+        { where: alone.source.name },
+      );
+    }
+  }
+
   const targets: PinTarget[] = [];
   const problems: string[] = [];
   const kinds = new Set<string>(options.config.mutate.kinds);
-
-  for (const [m, manifest] of manifests.entries()) {
-    for (const [d, document] of manifest.documents.entries()) {
-      for (const object of document.objects) {
-        if (!kinds.has(object.kind) || isNamespaceExcluded(object.namespace, options.config.exclude)) continue;
-        for (const step of planMutation(listImages(object.kind, object.object), options.config)) {
-          const pointer = object.pointer + step.field.path;
-          const location = `${manifest.source.name}:${String(lineOf(manifest, d, pointer, object.line))}`;
-          if (step.action === 'invalid') problems.push(`${location}: ${pointer}: ${step.reason ?? 'invalid image'}`);
-          else if (step.action === 'resolve' && step.ref !== undefined) targets.push({ manifest: m, document: d, pointer, ref: step.ref, location });
-        }
+  for (const [i, input] of inputs.entries()) {
+    for (const object of input.objects) {
+      const where = `${input.source.name}:${String(object.line)} ${describeObject(object)}`;
+      if (object.kubernetes && !kinds.has(object.kind)) {
+        if (object.images.length > 0) note(`${where}: kind ${object.kind} is not in mutate.kinds; not pinned`);
+        continue;
+      }
+      if (object.kubernetes && isNamespaceExcluded(object.namespace, options.config.exclude)) {
+        note(`${where}: namespace ${object.namespace ?? ''} is excluded (exclude.namespaces); not pinned`);
+        continue;
+      }
+      for (const [index, step] of planMutation(object.images, options.config).entries()) {
+        const image = object.images[index];
+        if (image === undefined) continue;
+        const location = `${input.source.name}:${String(image.line)}`;
+        if (step.action === 'invalid') problems.push(`${location}: ${image.path}: ${step.reason ?? 'invalid image'}`);
+        else if (step.action === 'excluded') note(`${location}: ${step.ref?.original ?? ''} ${step.reason ?? 'is excluded'}; not pinned`);
+        else if (step.action === 'resolve' && step.ref !== undefined) targets.push({ input: i, target: image.target, ref: step.ref, location });
       }
     }
   }
@@ -76,32 +94,36 @@ export async function runPin(options: PinOptions, context: LookupContext, io: Cl
     return ExitCode.failed;
   }
 
-  const outputs = manifests.map((manifest, m) => {
-    const edits: ImageEdit[] = [];
+  const counts = inputs.map(() => 0);
+  const outputs = inputs.map((input, i) => {
+    const changes: ImageChange[] = [];
     for (const target of targets) {
       const answer = answers.get(target.ref.original);
-      if (target.manifest !== m || answer === undefined || answer instanceof Error) continue;
-      edits.push({ document: target.document, pointer: target.pointer, value: formatPinned(target.ref, answer.digest, options.config.mutate.output) });
+      if (target.input !== i || answer === undefined || answer instanceof Error) continue;
+      changes.push({ target: target.target, value: formatPinned(target.ref, answer.digest, options.config.mutate.output) });
     }
-    return edits.length === 0 ? manifest.source.text : applyImageEdits(manifest, edits);
+    counts[i] = changes.length;
+    return changes.length === 0 ? input.source.text : input.withImages(changes);
   });
 
   if (options.write) {
-    for (const [m, manifest] of manifests.entries()) {
-      const text = outputs[m] ?? manifest.source.text;
-      if (manifest.source.path === undefined) io.writeOut(text);
-      else if (text !== manifest.source.text) await writeInPlace(manifest.source.path, text);
+    let written = 0;
+    for (const [i, input] of inputs.entries()) {
+      const text = outputs[i] ?? input.source.text;
+      if (input.source.path === undefined) {
+        io.writeOut(text);
+      } else if (text !== input.source.text) {
+        await writeInPlace(input.source.path, text);
+        written++;
+        const count = counts[i] ?? 0;
+        io.writeErr(`tagpin: wrote ${input.source.path} (${String(count)} image${count === 1 ? '' : 's'} pinned)\n`);
+      }
     }
+    if (written === 0 && inputs.some((input) => input.source.path !== undefined)) note('no file changed: every image is pinned already or skipped');
   } else {
     io.writeOut(joinStreams(outputs));
   }
   return ExitCode.ok;
-}
-
-function lineOf(manifest: ParsedManifest, document: number, pointer: string, fallback: number): number {
-  const parsed = manifest.documents[document];
-  const node = parsed === undefined ? undefined : findNode(parsed.document, pointer);
-  return node?.range == null ? fallback : manifest.lineAt(node.range[0]);
 }
 
 /** Several inputs printed as one YAML stream: a `---` between them unless the next one starts with its own. */

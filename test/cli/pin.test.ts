@@ -58,7 +58,8 @@ describe('tagpin pin', () => {
   test('pins multi-document YAML and changes nothing but the image values', async () => {
     const file = await copyFixture('multi.yaml', dir, host);
     const result = await runCli(['pin', '-f', file, ...insecure()]);
-    assert.equal(result.stderr, '');
+    // The one object left alone is named, with the rule that skips it.
+    assert.equal(result.stderr, `tagpin: note: ${file}:75 Pod/system-agent: namespace kube-system is excluded (exclude.namespaces); not pinned\n`);
     assert.equal(result.code, 0);
     assert.equal(result.stdout, await expectedMulti());
     // Without -w the input is left alone.
@@ -113,6 +114,12 @@ describe('tagpin pin', () => {
     const result = await runCli(['pin', '-w', '-f', tree, ...insecure()]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, '');
+    // Each file changed is named on stderr, in the order read; the unchanged ones are not.
+    assert.deepEqual(lines(result.stderr), [
+      `tagpin: wrote ${join(tree, 'apps/migrate.yml')} (1 image pinned)`,
+      `tagpin: wrote ${join(tree, 'apps/web.yaml')} (1 image pinned)`,
+      `tagpin: wrote ${join(tree, 'cron.json')} (1 image pinned)`,
+    ]);
     assert.equal(
       await readFile(join(tree, 'apps/web.yaml'), 'utf8'),
       replaceLine(originals.get('apps/web.yaml') ?? '', `image: ${host}/demo/web:1.0 # front end`, `image: ${pinned('demo/web:1.0')} # front end`),
