@@ -44,7 +44,6 @@ export async function runPin(options: PinOptions, context: LookupContext, io: Cl
   const note = (text: string): void => {
     io.writeErr(`tagpin: note: ${text}\n`);
   };
-  for (const text of notes) note(text);
   if (!options.write && inputs.length > 1) {
     const alone = inputs.find((input) => input.format !== 'kubernetes');
     if (alone !== undefined) {
@@ -54,6 +53,7 @@ export async function runPin(options: PinOptions, context: LookupContext, io: Cl
       );
     }
   }
+  for (const text of notes) note(text);
 
   const targets: PinTarget[] = [];
   const problems: string[] = [];

@@ -187,6 +187,39 @@ describe('tagpin pin', () => {
     assert.equal(result.stdout, expected);
   });
 
+  test('every object and image left alone is named on stderr with the rule that skips it', async () => {
+    const config = await writeConfig(dir, 'skips.yaml', `mutate:\n  kinds: [Pod]\nexclude:\n  images: ["${host}/demo/web*"]\n`);
+    const text = [
+      'kind: Pod',
+      'metadata: {name: mixed, namespace: demo}',
+      'spec:',
+      '  containers:',
+      `  - {name: a, image: ${host}/demo/app:v1}`,
+      `  - {name: b, image: ${host}/demo/web:1.0}`,
+      '---',
+      'kind: Deployment',
+      'metadata: {name: other}',
+      'spec: {template: {spec: {containers: [{name: c, image: nginx:1.27}]}}}',
+      '---',
+      'kind: Pod',
+      'metadata: {name: agent, namespace: kube-system}',
+      'spec: {containers: [{name: d, image: nginx:1.27}]}',
+      '---',
+      'kind: ConfigMap',
+      'metadata: {name: quiet}',
+      '',
+    ].join('\n');
+    const result = await runCli(['pin', '--config', config, '-f', '-', ...insecure()], { stdin: text });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, text.replace(`image: ${host}/demo/app:v1}`, `image: ${pinned('demo/app:v1')}}`));
+    // A ConfigMap has no images: nothing to say about it.
+    assert.deepEqual(lines(result.stderr), [
+      `tagpin: note: <stdin>:6: ${host}/demo/web:1.0 matches exclude.images "${host}/demo/web*"; not pinned`,
+      'tagpin: note: <stdin>:8 Deployment/other: kind Deployment is not in mutate.kinds; not pinned',
+      'tagpin: note: <stdin>:12 Pod/agent: namespace kube-system is excluded (exclude.namespaces); not pinned',
+    ]);
+  });
+
   test('an unresolvable image exits 1 naming image, registry, cause and place, and nothing is written', async () => {
     const file = join(dir, 'missing-tag.yaml');
     const text = [
