@@ -114,7 +114,9 @@ function checkSingleDash(command: CommandName, args: readonly string[], options:
     if (arg === '--') return;
     if (!/^-[A-Za-z][A-Za-z-]+/.test(arg)) continue;
     const name = arg.slice(1).split('=')[0] ?? '';
-    if (Object.hasOwn(options, name)) throw new UsageError(`unknown option ${arg.split('=')[0] ?? arg}: did you mean --${name}?`, command);
+    if (Object.hasOwn(options, name)) throw new UsageError(`unknown option -${name}: did you mean --${name}?`, command);
+    // `-strict` is no short option followed by more: name all of it, not its first letter.
+    if (!Object.values(options).some((option) => option.short === name[0])) throw new UsageError(`unknown option -${name}`, command);
   }
 }
 

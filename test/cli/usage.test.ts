@@ -35,6 +35,7 @@ describe('tagpin command line', () => {
       /^tagpin: unknown option -insecure-registry: did you mean --insecure-registry\? \(see tagpin resolve --help\)$/,
     ],
     ['a long option with one dash and a value', ['check', '-f', 'x.yaml', '-output=json'], /^tagpin: unknown option -output: did you mean --output\?/],
+    ['an unknown word with one dash', ['check', '-f', 'x.yaml', '-strict'], /^tagpin: unknown option -strict \(see tagpin check --help\)$/],
     ['--allow-empty with one dash', ['pin', '-f', 'x.yaml', '-allow-empty'], /^tagpin: unknown option -allow-empty: did you mean --allow-empty\?/],
   ];
   for (const [what, args, message] of usageErrors) {
