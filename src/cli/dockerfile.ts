@@ -32,11 +32,12 @@ export interface ParsedDockerfile {
 
 /**
  * `Dockerfile`, `Containerfile`, `NAME.Dockerfile`, `Dockerfile.NAME` (and the same for Containerfile),
- * any case; `Dockerfile.dockerignore` is the ignore file BuildKit reads beside it, not a Dockerfile.
+ * any case; `Dockerfile.dockerignore` is the ignore file BuildKit reads beside it, and a name ending in
+ * `.yaml`, `.yml` or `.json` is a manifest whatever its stem.
  */
 export function isDockerfileName(path: string): boolean {
   const name = basename(path).toLowerCase();
-  if (/\.(docker|container)ignore$/.test(name)) return false;
+  if (/\.(docker|container)ignore$/.test(name) || /\.(ya?ml|json)$/.test(name)) return false;
   return /^(docker|container)file(\..+)?$/.test(name) || /.\.(docker|container)file$/.test(name);
 }
 

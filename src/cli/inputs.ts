@@ -1,5 +1,6 @@
 // Reads the inputs of pin and check as Kubernetes manifests, compose files or Dockerfiles: each image, where it is, how to rewrite it.
 import { extname } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../errors/index.ts';
 import { ImageSlot, listImages } from '../workload/index.ts';
 import type { ImageField } from '../workload/index.ts';
@@ -118,6 +119,11 @@ function readDockerfile(source: ManifestSource, notes: string[]): Input | undefi
       let text = source.text;
       const ranges = changes.flatMap((change) => ('start' in change.target ? [{ ...change.target, value: change.value }] : []));
       for (const range of ranges.sort((a, b) => b.start - a.start)) text = text.slice(0, range.start) + range.value + text.slice(range.end);
+      // Read again, the result must hold the same references with only the changed values new.
+      const expected = parsed.images.map((image) => ranges.find((range) => range.start === image.start)?.value ?? image.value);
+      if (!isDeepStrictEqual(parseDockerfile(text).images.map((image) => image.value), expected)) {
+        throw new Error(`${source.name}: pinning would change more than image references; file left unchanged`);
+      }
       return text;
     },
   };

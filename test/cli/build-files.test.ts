@@ -133,6 +133,25 @@ describe('tagpin pin and check on Dockerfiles and compose files', () => {
     assert.ok(lines(again.stderr).includes('tagpin: note: no file changed: every image is pinned already or skipped'), again.stderr);
   });
 
+  test('exclude.images applies to Dockerfile images, and an invalid one exits 1 naming file, line and instruction', async () => {
+    const config = join(dir, 'exclude-web.yaml');
+    await writeFile(config, `exclude:\n  images: ["${host}/demo/web*"]\n`);
+    const file = join(dir, 'web.Dockerfile');
+    await writeFile(file, `FROM ${host}/demo/app:v1\nCOPY --from=${host}/demo/web:1.0 /a /a\n`);
+    const result = await runCli(['pin', '--config', config, '-f', file, ...insecure()]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `FROM ${pinned('demo/app:v1')}\nCOPY --from=${host}/demo/web:1.0 /a /a\n`);
+    assert.deepEqual(lines(result.stderr), [`tagpin: note: ${file}:2: ${host}/demo/web:1.0 matches exclude.images "${host}/demo/web*"; not pinned`]);
+
+    const invalid = join(dir, 'invalid.Dockerfile');
+    await writeFile(invalid, `FROM ${host}/demo/app:v1\n\nFROM Alpine:3.20\n`);
+    const failed = await runCli(['pin', '-w', '-f', invalid, ...insecure()]);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, new RegExp(`^tagpin: ${invalid.replaceAll('.', '\\.')}:3: FROM: invalid image reference "Alpine:3\\.20"`));
+    assert.equal(lines(failed.stderr).length, 1, failed.stderr);
+    assert.equal(await readFile(invalid, 'utf8'), `FROM ${host}/demo/app:v1\n\nFROM Alpine:3.20\n`, 'nothing written');
+  });
+
   test('without -w, a Dockerfile among several inputs exits 2 naming it, as stdout holds one YAML stream', async () => {
     const tree = join(dir, 'mixed');
     await mkdir(tree, { recursive: true });

@@ -68,7 +68,7 @@ describe('parseDockerfile', () => {
     for (const name of ['Dockerfile', 'dir/Containerfile', 'dockerfile', 'Dockerfile.dev', 'api.Dockerfile', 'x.containerfile']) {
       assert.ok(isDockerfileName(name), name);
     }
-    for (const name of ['Dockerfile.dockerignore', 'Containerfile.containerignore', 'docker-compose.yml', 'MyDockerfile', 'notes.txt']) {
+    for (const name of ['Dockerfile.dockerignore', 'Containerfile.containerignore', 'Dockerfile.yaml', 'docker-compose.yml', 'MyDockerfile', 'notes.txt']) {
       assert.ok(!isDockerfileName(name), name);
     }
     assert.ok(looksLikeDockerfile('# comment\n\nARG X=1\nFROM a\n'));
