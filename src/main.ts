@@ -37,7 +37,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'check': {
       const config = await configFor(command);
-      return runCheck({ files: command.files, output: command.output, config }, processIo);
+      return runCheck({ files: command.files, output: command.output, allowEmpty: command.allowEmpty, config }, processIo);
     }
     case 'resolve': {
       const config = await configFor(command);
@@ -47,7 +47,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'pin': {
       const config = await configFor(command);
-      return withRegistry(config, command.platform, (context) => runPin({ files: command.files, write: command.write, config }, context, processIo));
+      const pin = { files: command.files, write: command.write, allowEmpty: command.allowEmpty, config };
+      return withRegistry(config, command.platform, (context) => runPin(pin, context, processIo));
     }
   }
 }

@@ -24,8 +24,8 @@ export type Command =
   | ({ readonly name: 'serve' } & CommonOptions)
   | ({ readonly name: 'version' } & CommonOptions)
   | ({ readonly name: 'resolve'; readonly output: OutputMode; readonly images: readonly string[] } & LookupFlags & CommonOptions)
-  | ({ readonly name: 'pin'; readonly files: readonly string[]; readonly write: boolean } & LookupFlags & CommonOptions)
-  | ({ readonly name: 'check'; readonly files: readonly string[]; readonly output: OutputMode } & CommonOptions);
+  | ({ readonly name: 'pin'; readonly files: readonly string[]; readonly write: boolean; readonly allowEmpty: boolean } & LookupFlags & CommonOptions)
+  | ({ readonly name: 'check'; readonly files: readonly string[]; readonly output: OutputMode; readonly allowEmpty: boolean } & CommonOptions);
 
 /** What the commands that look images up carry besides the common options. */
 export interface LookupFlags {
@@ -50,6 +50,7 @@ const OUTPUT_OPTION = { output: { type: 'string', short: 'o' } } as const;
 const FILE_OPTIONS = {
   filename: { type: 'string', short: 'f', multiple: true },
   file: { type: 'string', multiple: true },
+  'allow-empty': { type: 'boolean' },
 } as const;
 
 /**
@@ -91,12 +92,14 @@ function parseCommand(name: CommandName, args: readonly string[]): Command {
     case 'pin': {
       const options = { ...COMMON_OPTIONS, ...FILE_OPTIONS, ...PLATFORM_OPTION, write: { type: 'boolean', short: 'w' } } as const;
       const { values } = parseFor(name, args, options, false);
-      return { name, files: files(values, name), write: values.write === true, platform: platform(values.platform, name), ...common(values) };
+      const write = values.write === true;
+      return { name, files: files(values, name), write, allowEmpty: values['allow-empty'] === true, platform: platform(values.platform, name), ...common(values) };
     }
     case 'check': {
       const options = { ...COMMON_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTION } as const;
       const { values } = parseFor(name, args, options, false);
-      return { name, files: files(values, name), output: outputMode(values.output, name), ...common(values) };
+      const allowEmpty = values['allow-empty'] === true;
+      return { name, files: files(values, name), output: outputMode(values.output, name), allowEmpty, ...common(values) };
     }
   }
 }
@@ -105,10 +108,26 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; m
 
 /** node:util parseArgs with its multi-line messages turned into one line naming the option. */
 function parseFor<T extends OptionSpec>(command: CommandName, args: readonly string[], options: T, positionals: boolean) {
+  checkSingleDash(command, args, options);
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals: positionals });
   } catch (err) {
     throw new UsageError(describeParseError(err), command);
+  }
+}
+
+/**
+ * `-insecure-registry` would otherwise read as the short options `-i -n -s …` (or `-output` as
+ * `-o utput`): a single-dash spelling of a long option is named with the fix.
+ */
+function checkSingleDash(command: CommandName, args: readonly string[], options: OptionSpec): void {
+  for (const arg of args) {
+    if (arg === '--') return;
+    if (!/^-[A-Za-z][A-Za-z-]+/.test(arg)) continue;
+    const name = arg.slice(1).split('=')[0] ?? '';
+    if (Object.hasOwn(options, name)) throw new UsageError(`unknown option -${name}: did you mean --${name}?`, command);
+    // `-strict` is no short option followed by more: name all of it, not its first letter.
+    if (!Object.values(options).some((option) => option.short === name[0])) throw new UsageError(`unknown option -${name}`, command);
   }
 }
 

@@ -3,20 +3,21 @@ import type { Config } from '../config/index.ts';
 import { isNamespaceExcluded, validateImage } from '../policy/index.ts';
 import type { ImageVerdict, Verdict } from '../policy/index.ts';
 import { parseReference } from '../reference/index.ts';
-import { listImages } from '../workload/index.ts';
 import type { OutputMode } from './args.ts';
 import { ExitCode } from './errors.ts';
+import { describeObject, readInputs } from './inputs.ts';
 import type { CliIo } from './io.ts';
-import { parseManifest } from './manifests.ts';
-import { readSources } from './sources.ts';
 
 /** One finding of `check -o json` (docs/contract.md, "Command line"); absent parts are null. */
 export interface CheckRecord {
   readonly file: string;
+  /** 1-based line of the image value. */
+  readonly line: number;
+  /** The object's kind; `stage` in a Dockerfile, `service` in a compose file. */
   readonly kind: string;
   readonly namespace: string | null;
   readonly name: string | null;
-  /** JSON Pointer of the image field in its document (List items start with `/items/N`). */
+  /** JSON Pointer of the image field in its document (List items start with `/items/N`); `FROM` or `COPY` in a Dockerfile. */
   readonly path: string;
   /** The image as written; null when the field is not a string. */
   readonly image: string | null;
@@ -32,6 +33,8 @@ export interface CheckRecord {
 export interface CheckOptions {
   readonly files: readonly string[];
   readonly output: OutputMode;
+  /** `--allow-empty`: an argument without manifests is noted, not an error. */
+  readonly allowEmpty: boolean;
   readonly config: Pick<Config, 'validate' | 'exclude'>;
 }
 
@@ -40,33 +43,32 @@ export interface CheckOptions {
  * `validate.action` is `deny`; `warn` and `audit` report the same verdicts but exit 0.
  */
 export async function runCheck(options: CheckOptions, io: CliIo): Promise<number> {
-  const sources = await readSources(options.files, () => io.readStdin());
+  const { inputs, notes } = await readInputs(options.files, () => io.readStdin(), options.allowEmpty);
+  for (const note of notes) io.writeErr(`tagpin: note: ${note}\n`);
   const records: CheckRecord[] = [];
   /** Text output shows a non-string image as written (`42`), where JSON has null. */
   const shown: string[] = [];
-  for (const source of sources) {
-    const manifest = parseManifest(source);
-    for (const document of manifest.documents) {
-      for (const object of document.objects) {
-        const namespaceExcluded = isNamespaceExcluded(object.namespace, options.config.exclude);
-        for (const field of listImages(object.kind, object.object)) {
-          const verdict = namespaceExcluded ? excludedByNamespace(field.value, object.namespace ?? '') : validateImage(field.value, options.config);
-          shown.push(typeof field.value === 'string' ? field.value : String(JSON.stringify(field.value)));
-          records.push({
-            file: source.name,
-            kind: object.kind,
-            namespace: object.namespace ?? null,
-            name: object.name ?? null,
-            path: object.pointer + field.path,
-            image: typeof field.value === 'string' ? field.value : null,
-            registry: verdict.ref?.registry ?? null,
-            repository: verdict.ref?.repository ?? null,
-            tag: verdict.ref?.tag ?? null,
-            digest: verdict.ref?.digest ?? null,
-            verdict: verdict.verdict,
-            reason: verdict.reason ?? null,
-          });
-        }
+  for (const input of inputs) {
+    for (const object of input.objects) {
+      const namespaceExcluded = object.kubernetes && isNamespaceExcluded(object.namespace, options.config.exclude);
+      for (const field of object.images) {
+        const verdict = namespaceExcluded ? excludedByNamespace(field.value, object.namespace ?? '') : validateImage(field.value, options.config);
+        shown.push(typeof field.value === 'string' ? field.value : String(JSON.stringify(field.value)));
+        records.push({
+          file: input.source.name,
+          line: field.line,
+          kind: object.kind,
+          namespace: object.namespace ?? null,
+          name: object.name ?? null,
+          path: field.path,
+          image: typeof field.value === 'string' ? field.value : null,
+          registry: verdict.ref?.registry ?? null,
+          repository: verdict.ref?.repository ?? null,
+          tag: verdict.ref?.tag ?? null,
+          digest: verdict.ref?.digest ?? null,
+          verdict: verdict.verdict,
+          reason: verdict.reason ?? null,
+        });
       }
     }
   }
@@ -77,7 +79,7 @@ export async function runCheck(options: CheckOptions, io: CliIo): Promise<number
     io.writeOut(`${JSON.stringify(records, null, 2)}\n`);
   } else {
     for (const [index, record] of records.entries()) io.writeOut(`${textLine(record, shown[index] ?? '')}\n`);
-    io.writeOut(`${summary(records, sources.length)}${failing > 0 && !enforcing ? ` (validate.action is ${options.config.validate.action}: not failing)` : ''}\n`);
+    io.writeOut(`${summary(records, inputs.length)}${failing > 0 && !enforcing ? ` (validate.action is ${options.config.validate.action}: not failing)` : ''}\n`);
   }
   return failing > 0 && enforcing ? ExitCode.failed : ExitCode.ok;
 }
@@ -94,7 +96,8 @@ function excludedByNamespace(value: unknown, namespace: string): ImageVerdict {
 }
 
 function textLine(record: CheckRecord, image: string): string {
-  return `${record.file}:${record.path} ${image} ${record.verdict}${record.reason === null ? '' : ` ${record.reason}`}`;
+  const object = describeObject({ kind: record.kind, name: record.name ?? undefined });
+  return `${record.file}:${String(record.line)} ${object} ${record.path} ${image} ${record.verdict}${record.reason === null ? '' : ` ${record.reason}`}`;
 }
 
 function summary(records: readonly CheckRecord[], files: number): string {

@@ -32,7 +32,8 @@ Usage:
   tagpin serve   [--config FILE]                    run the admission webhook server
   tagpin resolve [--config FILE] [-o text|json] IMAGE...
                                                     print the digest each image's tag names now
-  tagpin pin     [--config FILE] [-f PATH|-]... [-w] pin every image in manifests
+  tagpin pin     [--config FILE] [-f PATH|-]... [-w] pin every image in manifests, Dockerfiles and
+                                                    compose files
   tagpin check   [--config FILE] [-f PATH|-]... [-o text|json]
                                                     report images that break the policy
   tagpin version                                    print the version
@@ -58,8 +59,11 @@ Looks up the digest each image's tag names in its registry (the index digest for
 images, unless --platform names one). An image that already carries a digest resolves to itself without a lookup.
 Each image has its own resolve.timeoutMs budget.
 
+An untagged image is looked up as latest, with a note on stderr.
+
   -o, --output text|json   text: IMAGE<TAB>PINNED per line (default);
-                           json: [{image, pinned, digest, registry, repository, tag}]
+                           json: [{image, pinned, digest, registry, repository, tag}], and
+                           {image, error: {code, message}} for each image that failed
 ${PLATFORM_FLAG}
 
 ${COMMON_FLAGS}
@@ -69,13 +73,19 @@ ${EXIT_CODES}
   pin: `Usage: tagpin pin [--config FILE] [-f PATH|-]... [-w] [flags]
 
 Pins every image of the kinds in mutate.kinds in YAML or JSON manifests (multi-document files,
-directories searched recursively for *.yaml, *.yml and *.json, '-' for stdin, kind: List walked).
+kind: List walked), the FROM and COPY --from images of Dockerfiles, and services.*.image of
+compose files. Directories are searched recursively for *.yaml, *.yml, *.json, Dockerfile,
+Containerfile, Dockerfile.*, *.Dockerfile; '-' is stdin.
 Only image values change: comments, key order, quoting and every other byte stay as they are.
-Images that already carry a digest, excluded images and objects in excluded namespaces are left alone.
-If any image cannot be resolved, nothing is written.
+Images that already carry a digest are left alone; excluded images, objects in excluded namespaces
+or of other kinds, build arguments ($ARG) and images a compose service builds are left alone with
+a note on stderr. If any image cannot be resolved, nothing is written.
 
-  -f, --filename PATH|-    manifest file or directory, or '-' for stdin (repeatable, required)
-  -w, --write              rewrite changed files in place instead of printing to stdout
+  -f, --filename PATH|-    file or directory, or '-' for stdin (repeatable, required); each must
+                           hold a manifest, Dockerfile or compose file, else exit 2
+  -w, --write              rewrite changed files in place, naming each on stderr, instead of
+                           printing to stdout
+      --allow-empty        a PATH without manifests is a note, not an error
 ${PLATFORM_FLAG}
 
 A kind: ResourceList (config.kubernetes.io/v1) on stdin is read as a KRM function's input, as
@@ -93,10 +103,16 @@ Verdicts: ok, violation, invalid (not a usable image reference), excluded (exclu
 Exit code 1 when any image is a violation or invalid and validate.action is deny; with warn or
 audit the verdicts are reported the same way but the exit code is 0.
 
-  -f, --filename PATH|-    manifest file or directory, or '-' for stdin (repeatable, required)
-  -o, --output text|json   text: FILE:PATH IMAGE VERDICT REASON per image and a summary (default);
-                           json: [{file, kind, namespace, name, path, image, registry,
+Reads the same inputs as pin: manifests, Dockerfiles (KIND/NAME is stage/NAME or stage/INDEX,
+PATH is FROM or COPY) and compose files (service/NAME).
+
+  -f, --filename PATH|-    file or directory, or '-' for stdin (repeatable, required); each must
+                           hold a manifest, Dockerfile or compose file, else exit 2
+  -o, --output text|json   text: FILE:LINE KIND/NAME PATH IMAGE VERDICT REASON per image and a
+                           summary (default);
+                           json: [{file, line, kind, namespace, name, path, image, registry,
                                    repository, tag, digest, verdict, reason}]
+      --allow-empty        a PATH without manifests is a note, not an error
 
 ${COMMON_FLAGS}
 

@@ -8,7 +8,7 @@ export { processIo } from './io.ts';
 export type { CliIo } from './io.ts';
 export type { LookupContext } from './lookup.ts';
 export { runResolve } from './resolve.ts';
-export type { ResolveOptions, ResolveRecord } from './resolve.ts';
+export type { ResolveFailure, ResolveOptions, ResolveRecord } from './resolve.ts';
 export { runPin } from './pin.ts';
 export type { PinOptions } from './pin.ts';
 export { runCheck } from './check.ts';

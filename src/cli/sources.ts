@@ -2,11 +2,12 @@
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { InputError } from '../errors/index.ts';
+import { isDockerfileName } from './dockerfile.ts';
 
 /** Name under which stdin appears in messages and in `check` output. */
-const STDIN_NAME = '<stdin>';
+export const STDIN_NAME = '<stdin>';
 
-/** Extensions a directory is searched for. */
+/** Extensions a directory is searched for, besides Dockerfiles (`isDockerfileName`). */
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Directory levels followed before giving up (symlink loops are also caught by real path). */
@@ -21,34 +22,49 @@ export interface ManifestSource {
   readonly text: string;
 }
 
-/**
- * Reads every `-f` argument: files as given, directories recursively (manifest extensions only,
- * in name order), `-` from stdin (read once, however often it is named).
- * @throws InputError naming the path that cannot be read
- */
-export async function readSources(paths: readonly string[], readStdin: () => Promise<string>): Promise<readonly ManifestSource[]> {
-  const sources: ManifestSource[] = [];
-  const seen = new Set<string>();
-  for (const path of paths) {
-    if (path === '-') {
-      if (seen.has(STDIN_NAME)) continue;
-      seen.add(STDIN_NAME);
-      sources.push({ name: STDIN_NAME, path: undefined, text: await readStdin() });
-      continue;
-    }
-    const info = await statInput(path);
-    if (info.isDirectory()) {
-      for (const file of await listDirectory(path, 0, new Set())) await addFile(file, sources, seen);
-    } else {
-      await addFile(path, sources, seen);
-    }
-  }
-  return sources;
+/** What one `-f` argument stands for. */
+export interface SourceGroup {
+  /** The argument as given. */
+  readonly path: string;
+  /** True for a directory: its files were found by name, not named by the user. */
+  readonly walked: boolean;
+  /** Its inputs not already read for an earlier argument. */
+  readonly sources: readonly ManifestSource[];
+  /** True when some of its inputs were left out as already read. */
+  readonly repeated: boolean;
 }
 
-async function addFile(path: string, sources: ManifestSource[], seen: Set<string>): Promise<void> {
+/**
+ * Reads every `-f` argument: files as given, directories recursively (manifest extensions and
+ * Dockerfile names only, in name order), `-` from stdin (read once, however often it is named).
+ * @throws InputError naming the path that cannot be read
+ */
+export async function readSources(paths: readonly string[], readStdin: () => Promise<string>): Promise<readonly SourceGroup[]> {
+  const groups: SourceGroup[] = [];
+  const seen = new Set<string>();
+  for (const path of paths) {
+    const sources: ManifestSource[] = [];
+    let repeated = false;
+    let walked = false;
+    if (path === '-') {
+      repeated = seen.has(STDIN_NAME);
+      if (!repeated) sources.push({ name: STDIN_NAME, path: undefined, text: await readStdin() });
+      seen.add(STDIN_NAME);
+    } else if ((await statInput(path)).isDirectory()) {
+      walked = true;
+      for (const file of await listDirectory(path, 0, new Set())) if (!(await addFile(file, sources, seen))) repeated = true;
+    } else {
+      repeated = !(await addFile(path, sources, seen));
+    }
+    groups.push({ path, walked, sources, repeated });
+  }
+  return groups;
+}
+
+/** Reads `path` into `sources` unless it was read before; false when it was. */
+async function addFile(path: string, sources: ManifestSource[], seen: Set<string>): Promise<boolean> {
   const real = await realpath(path).catch(() => path);
-  if (seen.has(real)) return;
+  if (seen.has(real)) return false;
   seen.add(real);
   let text: string;
   try {
@@ -57,6 +73,7 @@ async function addFile(path: string, sources: ManifestSource[], seen: Set<string
     throw new InputError(`cannot read ${path}: ${systemReason(err)}`, { where: path, cause: err });
   }
   sources.push({ name: path, path, text });
+  return true;
 }
 
 async function statInput(path: string): Promise<Awaited<ReturnType<typeof stat>>> {
@@ -89,7 +106,7 @@ async function listDirectory(dir: string, depth: number, visited: Set<string>): 
       isFile = target?.isFile() ?? false;
     }
     if (isDir) files.push(...(await listDirectory(path, depth + 1, visited)));
-    else if (isFile && MANIFEST_EXTENSIONS.has(extname(entry.name).toLowerCase())) files.push(path);
+    else if (isFile && (MANIFEST_EXTENSIONS.has(extname(entry.name).toLowerCase()) || isDockerfileName(entry.name))) files.push(path);
   }
   return files;
 }

@@ -43,27 +43,27 @@ describe('tagpin check', () => {
       return rest;
     });
     assert.deepEqual(withoutReason, [
-      { ...web, path: '/spec/template/spec/containers/0/image', image: 'nginx', registry: 'docker.io', repository: 'library/nginx', tag: null, digest: null, verdict: 'violation' },
-      { ...web, path: '/spec/template/spec/containers/1/image', image: 'nginx:latest', registry: 'docker.io', repository: 'library/nginx', tag: 'latest', digest: null, verdict: 'violation' },
-      { ...web, path: '/spec/template/spec/containers/2/image', image: 'nginx:1.27', registry: 'docker.io', repository: 'library/nginx', tag: '1.27', digest: null, verdict: 'ok' },
-      { ...web, path: '/spec/template/spec/containers/3/image', image: `${host}/demo/app:v1@${pinnedDigest}`, registry: host, repository: 'demo/app', tag: 'v1', digest: pinnedDigest, verdict: 'ok' },
-      { ...web, path: '/spec/template/spec/initContainers/0/image', image: 'Busybox:1.36', registry: null, repository: null, tag: null, digest: null, verdict: 'invalid' },
-      { file: policy, kind: 'Pod', namespace: 'kube-system', name: 'system-agent', path: '/spec/containers/0/image', image: 'nginx:latest', registry: 'docker.io', repository: 'library/nginx', tag: 'latest', digest: null, verdict: 'excluded' },
-      { file: policy, kind: 'Job', namespace: null, name: 'numbers', path: '/spec/template/spec/containers/0/image', image: null, registry: null, repository: null, tag: null, digest: null, verdict: 'invalid' },
+      { ...web, line: 15, path: '/spec/template/spec/containers/0/image', image: 'nginx', registry: 'docker.io', repository: 'library/nginx', tag: null, digest: null, verdict: 'violation' },
+      { ...web, line: 17, path: '/spec/template/spec/containers/1/image', image: 'nginx:latest', registry: 'docker.io', repository: 'library/nginx', tag: 'latest', digest: null, verdict: 'violation' },
+      { ...web, line: 19, path: '/spec/template/spec/containers/2/image', image: 'nginx:1.27', registry: 'docker.io', repository: 'library/nginx', tag: '1.27', digest: null, verdict: 'ok' },
+      { ...web, line: 21, path: '/spec/template/spec/containers/3/image', image: `${host}/demo/app:v1@${pinnedDigest}`, registry: host, repository: 'demo/app', tag: 'v1', digest: pinnedDigest, verdict: 'ok' },
+      { ...web, line: 12, path: '/spec/template/spec/initContainers/0/image', image: 'Busybox:1.36', registry: null, repository: null, tag: null, digest: null, verdict: 'invalid' },
+      { file: policy, line: 31, kind: 'Pod', namespace: 'kube-system', name: 'system-agent', path: '/spec/containers/0/image', image: 'nginx:latest', registry: 'docker.io', repository: 'library/nginx', tag: 'latest', digest: null, verdict: 'excluded' },
+      { file: policy, line: 42, kind: 'Job', namespace: null, name: 'numbers', path: '/spec/template/spec/containers/0/image', image: null, registry: null, repository: null, tag: null, digest: null, verdict: 'invalid' },
     ]);
     assert.match(String(records[1]?.reason), /latest/);
     assert.equal(connections, 0);
   });
 
-  test('text output has one line per image, FILE:PATH IMAGE VERDICT REASON, and a summary', async () => {
+  test('text output has one line per image, FILE:LINE KIND/NAME PATH IMAGE VERDICT REASON, and a summary', async () => {
     const result = await runCli(['check', '-f', policy]);
     assert.equal(result.code, 1);
     const output = lines(result.stdout);
     assert.equal(output.length, 8);
-    assert.match(output[1] ?? '', new RegExp(`^${escapeRegExp(policy)}:/spec/template/spec/containers/1/image nginx:latest violation .*latest`));
-    assert.equal(output[2], `${policy}:/spec/template/spec/containers/2/image nginx:1.27 ok`);
-    assert.match(output[5] ?? '', new RegExp(`^${escapeRegExp(policy)}:/spec/containers/0/image nginx:latest excluded .*kube-system`));
-    assert.match(output[6] ?? '', / 42 invalid .*not a string/);
+    assert.match(output[1] ?? '', new RegExp(`^${escapeRegExp(policy)}:17 Deployment/web /spec/template/spec/containers/1/image nginx:latest violation .*latest`));
+    assert.equal(output[2], `${policy}:19 Deployment/web /spec/template/spec/containers/2/image nginx:1.27 ok`);
+    assert.match(output[5] ?? '', new RegExp(`^${escapeRegExp(policy)}:31 Pod/system-agent /spec/containers/0/image nginx:latest excluded .*kube-system`));
+    assert.match(output[6] ?? '', new RegExp(`^${escapeRegExp(policy)}:42 Job/numbers .* 42 invalid .*not a string`));
     assert.equal(output[7], '7 images in 1 file: 2 ok, 2 violations, 2 invalid, 1 excluded');
     assert.equal(connections, 0);
   });

@@ -58,7 +58,8 @@ describe('tagpin pin', () => {
   test('pins multi-document YAML and changes nothing but the image values', async () => {
     const file = await copyFixture('multi.yaml', dir, host);
     const result = await runCli(['pin', '-f', file, ...insecure()]);
-    assert.equal(result.stderr, '');
+    // The one object left alone is named, with the rule that skips it.
+    assert.equal(result.stderr, `tagpin: note: ${file}:75 Pod/system-agent: namespace kube-system is excluded (exclude.namespaces); not pinned\n`);
     assert.equal(result.code, 0);
     assert.equal(result.stdout, await expectedMulti());
     // Without -w the input is left alone.
@@ -113,6 +114,12 @@ describe('tagpin pin', () => {
     const result = await runCli(['pin', '-w', '-f', tree, ...insecure()]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, '');
+    // Each file changed is named on stderr, in the order read; the unchanged ones are not.
+    assert.deepEqual(lines(result.stderr), [
+      `tagpin: wrote ${join(tree, 'apps/migrate.yml')} (1 image pinned)`,
+      `tagpin: wrote ${join(tree, 'apps/web.yaml')} (1 image pinned)`,
+      `tagpin: wrote ${join(tree, 'cron.json')} (1 image pinned)`,
+    ]);
     assert.equal(
       await readFile(join(tree, 'apps/web.yaml'), 'utf8'),
       replaceLine(originals.get('apps/web.yaml') ?? '', `image: ${host}/demo/web:1.0 # front end`, `image: ${pinned('demo/web:1.0')} # front end`),
@@ -178,6 +185,39 @@ describe('tagpin pin', () => {
     expected = replaceLine(expected, `image: "${host}/demo/web:1.0"  # double-quoted`, `image: "${digestOnly('demo/web', '1.0')}"  # double-quoted`);
     expected = replaceLine(expected, `- image: ${host}/demo/sidecar:2  # plain`, `- image: ${digestOnly('demo/sidecar', '2')}  # plain`);
     assert.equal(result.stdout, expected);
+  });
+
+  test('every object and image left alone is named on stderr with the rule that skips it', async () => {
+    const config = await writeConfig(dir, 'skips.yaml', `mutate:\n  kinds: [Pod]\nexclude:\n  images: ["${host}/demo/web*"]\n`);
+    const text = [
+      'kind: Pod',
+      'metadata: {name: mixed, namespace: demo}',
+      'spec:',
+      '  containers:',
+      `  - {name: a, image: ${host}/demo/app:v1}`,
+      `  - {name: b, image: ${host}/demo/web:1.0}`,
+      '---',
+      'kind: Deployment',
+      'metadata: {name: other}',
+      'spec: {template: {spec: {containers: [{name: c, image: nginx:1.27}]}}}',
+      '---',
+      'kind: Pod',
+      'metadata: {name: agent, namespace: kube-system}',
+      'spec: {containers: [{name: d, image: nginx:1.27}]}',
+      '---',
+      'kind: ConfigMap',
+      'metadata: {name: quiet}',
+      '',
+    ].join('\n');
+    const result = await runCli(['pin', '--config', config, '-f', '-', ...insecure()], { stdin: text });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, text.replace(`image: ${host}/demo/app:v1}`, `image: ${pinned('demo/app:v1')}}`));
+    // A ConfigMap has no images: nothing to say about it.
+    assert.deepEqual(lines(result.stderr), [
+      `tagpin: note: <stdin>:6: ${host}/demo/web:1.0 matches exclude.images "${host}/demo/web*"; not pinned`,
+      'tagpin: note: <stdin>:8 Deployment/other: kind Deployment is not in mutate.kinds; not pinned',
+      'tagpin: note: <stdin>:12 Pod/agent: namespace kube-system is excluded (exclude.namespaces); not pinned',
+    ]);
   });
 
   test('an unresolvable image exits 1 naming image, registry, cause and place, and nothing is written', async () => {

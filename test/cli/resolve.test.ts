@@ -88,6 +88,31 @@ describe('tagpin resolve over plain HTTP', () => {
     assert.match(line ?? '', /not found/);
   });
 
+  test('-o json lists failed images too, in argument order, with the error code and the stderr message', async () => {
+    const missing = `${registry.host}/demo/app:1.99`;
+    const invalid = `${registry.host}/demo/App:v1`;
+    const result = await runCli(['resolve', '-o', 'json', '--insecure-registry', registry.host, missing, web, invalid]);
+    assert.equal(result.code, 1);
+    const records = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
+    const digest = await registry.digest('demo/web', '1.0');
+    const messages = lines(result.stderr).map((line) => line.replace(/^tagpin: /, ''));
+    assert.equal(messages.length, 2, result.stderr);
+    assert.deepEqual(records, [
+      { image: missing, error: { code: 'REGISTRY_NOT_FOUND', message: messages[0] } },
+      { image: web, pinned: `${web}@${digest}`, digest, registry: registry.host, repository: 'demo/web', tag: '1.0' },
+      { image: invalid, error: { code: 'INVALID_REFERENCE', message: messages[1] } },
+    ]);
+  });
+
+  test('an untagged image is looked up as latest, and a note on stderr says so', async () => {
+    await registry.push('demo/plain', 'latest', 'oci-manifest');
+    const untagged = `${registry.host}/demo/plain`;
+    const result = await runCli(['resolve', '--insecure-registry', registry.host, untagged]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${untagged}\t${untagged}@${await registry.digest('demo/plain', 'latest')}\n`);
+    assert.equal(result.stderr, `tagpin: note: ${untagged} has no tag; resolved tag latest\n`);
+  });
+
   test('plain HTTP is used only for registries named insecure', async () => {
     const before = registry.requests().length;
     const result = await runCli(['resolve', ...allowLoopback, app]);

@@ -29,6 +29,14 @@ describe('tagpin command line', () => {
     ['an unknown output format', ['resolve', '-o', 'yaml', 'nginx:1.27'], /^tagpin: -o must be text or json \(got "yaml"\)/],
     ['a stray argument', ['pin', '-f', 'a.yaml', 'b.yaml'], /^tagpin: unexpected argument "b.yaml"/],
     ['a malformed --insecure-registry', ['resolve', '--insecure-registry', 'http://x/', 'nginx:1.27'], /^tagpin: --insecure-registry "http:\/\/x\/"/],
+    [
+      'a long option with one dash',
+      ['resolve', '-insecure-registry', 'x', 'nginx:1.27'],
+      /^tagpin: unknown option -insecure-registry: did you mean --insecure-registry\? \(see tagpin resolve --help\)$/,
+    ],
+    ['a long option with one dash and a value', ['check', '-f', 'x.yaml', '-output=json'], /^tagpin: unknown option -output: did you mean --output\?/],
+    ['an unknown word with one dash', ['check', '-f', 'x.yaml', '-strict'], /^tagpin: unknown option -strict \(see tagpin check --help\)$/],
+    ['--allow-empty with one dash', ['pin', '-f', 'x.yaml', '-allow-empty'], /^tagpin: unknown option -allow-empty: did you mean --allow-empty\?/],
   ];
   for (const [what, args, message] of usageErrors) {
     test(`${what} exits 2 with one line`, async () => {
