@@ -1,20 +1,18 @@
 // CLI: `tagpin pin` over manifests with 200 image references (50 distinct) against a shell loop of
 // `skopeo inspect --raw | sha256sum` over the same references and the same TLS registry: on loopback,
 // and again with the registry behind a proxy that adds a fixed delay to every request.
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { createPki } from '../test/support/pki.ts';
 import { startRegistry } from '../test/support/registry.ts';
-import type { ContentKind, TestRegistry } from '../test/support/registry.ts';
+import type { TestRegistry } from '../test/support/registry.ts';
 import { Budget, describeMachine, envNumber, median, printTable, repoRoot, round, runBenchmark, writeResult } from './lib/bench.ts';
 import { summariseProfile } from './lib/cpuprofile.ts';
 import type { ProfileSummary } from './lib/cpuprofile.ts';
 import { startDelayProxy } from './lib/delay-proxy.ts';
-import { cleanEnv } from './lib/processes.ts';
+import { checkPinned, deployment, pushImages, timed } from './lib/cli-runs.ts';
 
 const DISTINCT = 50;
 const FILES = 10;
@@ -23,7 +21,6 @@ const CONTAINERS_PER_DOCUMENT = 5;
 const TAGPIN_RUNS = envNumber('BENCH_TAGPIN_RUNS', 5);
 const SKOPEO_RUNS = envNumber('BENCH_SKOPEO_RUNS', 3);
 const DELAY_MS = envNumber('BENCH_CLI_DELAY_MS', 25);
-const KINDS: readonly ContentKind[] = ['oci-index', 'docker-list', 'oci-manifest', 'docker-manifest'];
 /** What `npx tagpin` runs: the launcher, which imports src/main.ts. */
 const TAGPIN = join(repoRoot, 'bin', 'tagpin.js');
 
@@ -62,12 +59,7 @@ await runBenchmark('cli', async () => {
   const cleanups: Array<() => Promise<void>> = [];
   try {
     await requireSkopeo();
-    const digests = new Map<string, string>();
-    for (let i = 0; i < DISTINCT; i++) {
-      budget.check('pushing images');
-      const repository = `cli/app-${String(i)}`;
-      digests.set(repository, await registry.push(repository, 'v1', KINDS[i % KINDS.length] ?? 'oci-manifest'));
-    }
+    const digests = await pushImages(registry, 'cli', DISTINCT, budget);
     // skopeo reads the CAs to trust from *.crt files in --cert-dir.
     const certDir = join(work, 'certs');
     await mkdir(certDir);
@@ -232,49 +224,6 @@ async function profilePin(space: Workspace, manifests: string): Promise<ProfileS
   const keep = process.env.BENCH_KEEP_PROFILE;
   if (keep !== undefined && keep !== '') await writeFile(keep, await readFile(join(profileDir, file)));
   return summariseProfile(join(profileDir, file), 15);
-}
-
-function deployment(name: string, containers: ReadonlyArray<{ readonly name: string; readonly image: string }>): Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'shop' },
-    spec: {
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers } },
-    },
-  };
-}
-
-/** Counts the images in `pin`'s output that carry the registry's digest, failing on any other image. */
-function checkPinned(output: string, expected: (image: string) => string | undefined): number {
-  let count = 0;
-  for (const document of parseAllDocuments(output)) {
-    const object = document.toJS() as { spec?: { template?: { spec?: { containers?: Array<{ image?: string }> } } } } | null;
-    for (const container of object?.spec?.template?.spec?.containers ?? []) {
-      const [image = '', digest = ''] = (container.image ?? '').split('@');
-      if (expected(image) !== digest) throw new Error(`tagpin pin wrote ${container.image ?? '(none)'}, not the registry's digest`);
-      count += 1;
-    }
-  }
-  return count;
-}
-
-/** Runs a program to completion, timing it from spawn to exit. */
-async function timed(program: string, args: readonly string[], timeoutMs: number): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
-  const started = performance.now();
-  const child = spawn(program, [...args], { cwd: repoRoot, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  clearTimeout(timer);
-  return { code, ms: performance.now() - started, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 
 async function requireSkopeo(): Promise<void> {
