@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { removeOnExit, releaseDir } from '../test/support/exit-cleanup.ts';
 import { repoRoot, resultsDir, runBenchmark } from './lib/bench.ts';
 
-const BENCHMARKS = ['warm', 'fanout', 'economy', 'cli', 'memory', 'startup', 'profile-warm'];
+const BENCHMARKS = ['warm', 'fanout', 'economy', 'cli', 'memory', 'startup', 'cli-start', 'profile-warm'];
 
 await runBenchmark('try-proposal', async () => {
   const [benchmark, ...patches] = process.argv.slice(2);

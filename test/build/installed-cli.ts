@@ -1,6 +1,7 @@
-// What every installed form of tagpin must do from a folder outside the checkout: print its version,
-// and resolve, pin and check against a real registry over TLS. Shared by install.test.ts (the npm
-// package) and sea.test.ts (the single executable).
+// What every shipped form of tagpin must do from a folder outside the checkout: print its version,
+// resolve, pin and check against a real registry over TLS, and serve /mutate. Shared by
+// bundle.test.ts (node dist/tagpin.js), install.test.ts (the npm package) and sea.test.ts (the
+// single executable).
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,8 @@ import { lines, runCli } from '../support/cli.ts';
 import type { CliResult } from '../support/cli.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
+import { admissionReview, patchOf } from '../support/reviews.ts';
+import { startServe } from '../support/serve.ts';
 
 /** How to run one installed form. */
 export interface InstalledForm {
@@ -35,7 +38,7 @@ spec:
           image: ${image}   # the app
 `;
 
-/** Registers the version, resolve, pin and check cases for the form `prepare` returns (called in `before`). */
+/** Registers the version, resolve, pin, check and serve cases for the form `prepare` returns (called in `before`). */
 export function itWorksInstalled(prepare: () => Promise<InstalledForm>): void {
   let form: InstalledForm;
   let registry: TestRegistry;
@@ -92,5 +95,19 @@ export function itWorksInstalled(prepare: () => Promise<InstalledForm>): void {
     const result = await tagpin(['check', '-f', 'latest.yaml']);
     assert.equal(result.code, 1, result.stderr);
     assert.match(lines(result.stdout)[0] ?? '', / violation .*latest/);
+  });
+
+  it('serves /mutate, pinning a Pod', async () => {
+    // The webhook refuses loopback registries unless they are allowed.
+    const config = { registries: { caFile: registry.pki?.caFile, allow: ['127.0.0.1'] } };
+    const server = await startServe({ command: form.command, env: form.env, config });
+    try {
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'demo' }, spec: { containers: [{ name: 'a', image }] } };
+      const answer = await server.review('mutate', admissionReview({ object: pod }));
+      assert.equal(answer.response.allowed, true);
+      assert.deepEqual(patchOf(answer), [{ op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digest}` }]);
+    } finally {
+      await server.stop();
+    }
   });
 }
