@@ -1,6 +1,9 @@
 // CLI start-up: `tagpin version`, from spawn to exit, in every form tagpin is run: the TypeScript
 // sources, the checkout's launcher and `npx tagpin`, the npm package installed with `npm install -g`,
 // and the single executable. Each form is built from the working tree into a temp dir first.
+// BENCH_BEFORE_PATCHES="a.patch b.patch" also builds every form from a scratch copy of HEAD with those
+// patches applied (bench/lib/scratch.ts), and its runs take turns with the working tree's: before and
+// after under the same load.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +11,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildExecutable, packAndInstall } from '../test/support/installed.ts';
 import { Budget, describeMachine, envNumber, median, printTable, repoRoot, round, runBenchmark, writeResult } from './lib/bench.ts';
+import { scratchCopy } from './lib/scratch.ts';
 
 const RUNS = envNumber('BENCH_RUNS', 20);
 
@@ -27,25 +31,11 @@ await runBenchmark('cli-start', async () => {
   const budget = new Budget('cli-start', 10 * 60_000);
   const work = await mkdtemp(join(tmpdir(), 'tagpin-bench-cli-start-'));
   try {
-    const installed = await packAndInstall();
-    const executable = await buildExecutable();
-    // Node 24 first on PATH, as for a user who has it: the launcher's `#!/usr/bin/env node` and npx find it.
-    const path = { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` };
-    const variants: readonly Variant[] = [
-      { name: 'sources: node src/main.ts version', command: [process.execPath, 'src/main.ts', 'version'], cwd: repoRoot, expect: 'tagpin ' },
-      { name: 'checkout launcher: node bin/tagpin.js version', command: [process.execPath, 'bin/tagpin.js', 'version'], cwd: repoRoot, expect: 'tagpin ' },
-      { name: 'npx tagpin version (in the checkout)', command: ['npx', 'tagpin', 'version'], cwd: repoRoot, env: path, expect: 'tagpin ' },
-      { name: 'installed package: tagpin version', command: [installed.command, 'version'], cwd: work, env: path, expect: 'tagpin ' },
-      {
-        name: 'installed package, compile cache off (a first run)',
-        command: [installed.command, 'version'],
-        cwd: work,
-        env: { ...path, NODE_DISABLE_COMPILE_CACHE: '1' },
-        expect: 'tagpin ',
-      },
-      { name: 'single executable: tagpin version', command: [executable, 'version'], cwd: work, expect: 'tagpin ' },
-      { name: 'node -e 0 (Node alone)', command: [process.execPath, '-e', 'process.stdout.write("-")'], cwd: work, expect: '-' },
-    ];
+    const beforePatches = (process.env.BENCH_BEFORE_PATCHES ?? '').split(' ').filter((patch) => patch !== '');
+    const variants: Variant[] = [];
+    if (beforePatches.length > 0) variants.push(...(await formsOf(await scratchCopy(beforePatches), work, ' (before)')));
+    variants.push(...(await formsOf(repoRoot, work, '')));
+    variants.push({ name: 'node -e 0 (Node alone)', command: [process.execPath, '-e', 'process.stdout.write("-")'], cwd: work, expect: '-' });
     const times = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     // Run 0 fills the page cache and the compile cache and is not recorded; variants take turns so drift hits all alike.
     for (let run = 0; run <= RUNS; run++) {
@@ -70,11 +60,34 @@ await runBenchmark('cli-start', async () => {
       ['form', 'median', 'min', 'max'],
       summary.map((s) => [s.variant, s.medianMs, s.minMs, s.maxMs]),
     );
-    await writeResult('cli-start', startedAt, machine, { settings: { runs: RUNS }, summary });
+    await writeResult('cli-start', startedAt, machine, { settings: { runs: RUNS, beforePatches }, summary });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 });
+
+/** Every form of `tagpin version` built from the tree at `root`, named with `suffix`. */
+async function formsOf(root: string, work: string, suffix: string): Promise<readonly Variant[]> {
+  const installed = await packAndInstall(root);
+  const executable = await buildExecutable(root);
+  // Node 24 first on PATH, as for a user who has it: the launcher's `#!/usr/bin/env node` and npx find it.
+  const path = { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` };
+  const version = (name: string, command: readonly string[], cwd: string, env: Readonly<Record<string, string>> = {}): Variant => ({
+    name: `${name}${suffix}`,
+    command,
+    cwd,
+    env,
+    expect: 'tagpin ',
+  });
+  return [
+    version('sources: node src/main.ts version', [process.execPath, 'src/main.ts', 'version'], root),
+    version('checkout launcher: node bin/tagpin.js version', [process.execPath, 'bin/tagpin.js', 'version'], root),
+    version('npx tagpin version (in the checkout)', ['npx', 'tagpin', 'version'], root, path),
+    version('installed package: tagpin version', [installed.command, 'version'], work, path),
+    version('installed package, compile cache off (a first run)', [installed.command, 'version'], work, { ...path, NODE_DISABLE_COMPILE_CACHE: '1' }),
+    version('single executable: tagpin version', [executable, 'version'], work),
+  ];
+}
 
 /** Spawns the variant once; milliseconds until it exited, after checking it printed what it should. */
 async function timeOnce(variant: Variant): Promise<number> {

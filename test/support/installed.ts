@@ -30,18 +30,18 @@ function npmEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Packs the working tree as `npm pack` does (the bundle built fresh into the package's dist/), then
+ * Packs the working tree (or the tree at `root`) as `npm pack` does (the bundle built fresh into the package's dist/), then
  * installs the tarball globally into a new prefix, offline and with an empty npm cache: the installed
  * package needs nothing from a registry.
  */
-export async function packAndInstall(): Promise<InstalledPackage> {
+export async function packAndInstall(root = repoRoot): Promise<InstalledPackage> {
   const dir = await mkdtemp(join(tmpdir(), 'tagpin-pack-'));
   removeOnExit(dir);
   // `prepack` would build into the checkout's dist/; the staging copy gets its own build instead.
   const stage = join(dir, 'stage');
   await mkdir(stage);
-  for (const entry of [...PACKED_EXTRAS, 'bin']) await cp(join(repoRoot, entry), join(stage, entry), { recursive: true });
-  await run(process.execPath, [join(repoRoot, 'scripts', 'build.ts'), '--outdir', join(stage, 'dist')], { cwd: repoRoot, timeout: 120_000 });
+  for (const entry of [...PACKED_EXTRAS, 'bin']) await cp(join(root, entry), join(stage, entry), { recursive: true });
+  await run(process.execPath, [join(root, 'scripts', 'build.ts'), '--outdir', join(stage, 'dist')], { cwd: root, timeout: 120_000 });
   const env = npmEnv();
   const cache = join(dir, 'npm-cache');
   await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--cache', cache], { cwd: stage, env, timeout: 120_000 });
@@ -55,11 +55,11 @@ export async function packAndInstall(): Promise<InstalledPackage> {
   return { tarball, command: join(prefix, 'bin', 'tagpin'), packageDir: join(prefix, 'lib', 'node_modules', 'tagpin') };
 }
 
-/** Builds the single executable (scripts/build-sea.ts) alone in a new temp dir; returns its path. */
-export async function buildExecutable(): Promise<string> {
+/** Builds the single executable (scripts/build-sea.ts of the tree at `root`) alone in a new temp dir; returns its path. */
+export async function buildExecutable(root = repoRoot): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tagpin-sea-'));
   removeOnExit(dir);
   const output = join(dir, 'tagpin');
-  await run(process.execPath, [join(repoRoot, 'scripts', 'build-sea.ts'), '--output', output], { cwd: repoRoot, timeout: 300_000 });
+  await run(process.execPath, [join(root, 'scripts', 'build-sea.ts'), '--output', output], { cwd: root, timeout: 300_000 });
   return output;
 }
