@@ -11,6 +11,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildExecutable, packAndInstall } from '../test/support/installed.ts';
 import { Budget, describeMachine, envNumber, median, printTable, repoRoot, round, runBenchmark, writeResult } from './lib/bench.ts';
+import { exitedChildrenCpuMs } from './lib/processes.ts';
 import { scratchCopy } from './lib/scratch.ts';
 
 const RUNS = envNumber('BENCH_RUNS', 20);
@@ -36,29 +37,31 @@ await runBenchmark('cli-start', async () => {
     if (beforePatches.length > 0) variants.push(...(await formsOf(await scratchCopy(beforePatches), work, ' (before)')));
     variants.push(...(await formsOf(repoRoot, work, '')));
     variants.push({ name: 'node -e 0 (Node alone)', command: [process.execPath, '-e', 'process.stdout.write("-")'], cwd: work, expect: '-' });
-    const times = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+    const times = new Map<string, Run[]>(variants.map((v) => [v.name, []]));
     // Run 0 fills the page cache and the compile cache and is not recorded; variants take turns so drift hits all alike.
     for (let run = 0; run <= RUNS; run++) {
       for (const variant of variants) {
         budget.check(`run ${String(run)} of ${variant.name}`);
-        const ms = await timeOnce(variant);
-        if (run > 0) times.get(variant.name)?.push(ms);
+        const measured = await timeOnce(variant);
+        if (run > 0) times.get(variant.name)?.push(measured);
       }
     }
     const summary = variants.map((variant) => {
       const runs = times.get(variant.name) ?? [];
+      const wall = runs.map((r) => r.wallMs);
       return {
         variant: variant.name,
-        medianMs: round(median(runs), 1),
-        minMs: round(Math.min(...runs), 1),
-        maxMs: round(Math.max(...runs), 1),
-        runsMs: runs.map((ms) => round(ms, 1)),
+        medianMs: round(median(wall), 1),
+        minMs: round(Math.min(...wall), 1),
+        maxMs: round(Math.max(...wall), 1),
+        cpuMs: round(median(runs.map((r) => r.cpuMs)), 1),
+        runs: runs.map((r) => ({ wallMs: round(r.wallMs, 1), cpuMs: round(r.cpuMs, 1) })),
       };
     });
     printTable(
-      `tagpin version, from spawn to exit (median of ${String(RUNS)} runs, ms)`,
-      ['form', 'median', 'min', 'max'],
-      summary.map((s) => [s.variant, s.medianMs, s.minMs, s.maxMs]),
+      `tagpin version, from spawn to exit (median of ${String(RUNS)} runs, ms; CPU: user + system of the process and its children)`,
+      ['form', 'median', 'min', 'max', 'CPU'],
+      summary.map((s) => [s.variant, s.medianMs, s.minMs, s.maxMs, s.cpuMs]),
     );
     await writeResult('cli-start', startedAt, machine, { settings: { runs: RUNS, beforePatches }, summary });
   } finally {
@@ -89,10 +92,18 @@ async function formsOf(root: string, work: string, suffix: string): Promise<read
   ];
 }
 
-/** Spawns the variant once; milliseconds until it exited, after checking it printed what it should. */
-async function timeOnce(variant: Variant): Promise<number> {
+/** One start: wall time from spawn to exit, and the CPU time it used (its children's included). */
+interface Run {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+/** Spawns the variant once and waits for it to exit, after checking it printed what it should. */
+async function timeOnce(variant: Variant): Promise<Run> {
   const [program, ...args] = variant.command;
   if (program === undefined) throw new Error(`${variant.name}: no program`);
+  // Read from the kernel's counters for children that have exited: the wall time under load, the CPU time not.
+  const cpuBefore = exitedChildrenCpuMs();
   const started = performance.now();
   const child = spawn(program, args, { cwd: variant.cwd, env: { ...process.env, ...variant.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -105,11 +116,11 @@ async function timeOnce(variant: Variant): Promise<number> {
       child.once('error', reject);
       child.once('close', resolve);
     });
-    const ms = performance.now() - started;
+    const wallMs = performance.now() - started;
     if (code !== 0 || !stdout.startsWith(variant.expect)) {
       throw new Error(`${variant.name} exited ${String(code)}: ${stderr.trim().split('\n').slice(-2).join(' | ')}`);
     }
-    return ms;
+    return { wallMs, cpuMs: exitedChildrenCpuMs() - cpuBefore };
   } finally {
     clearTimeout(guard);
   }
