@@ -32,7 +32,7 @@ export async function buildSea(output: string): Promise<void> {
     const blob = join(work, 'tagpin.blob');
     const config = join(work, 'sea-config.json');
     // The code cache saves compiling the 5 MiB bundle at every start; it rules out import(), which
-    // the CommonJS bundle no longer has.
+    // the CommonJS bundle does not use (esbuild turns the dynamic imports into inline requires).
     await writeFile(config, JSON.stringify({ main: entry, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
     await run(process.execPath, ['--experimental-sea-config', config], { cwd: work, timeout: 120_000 });
     await mkdir(dirname(output), { recursive: true });
