@@ -1,12 +1,12 @@
 // Runs every benchmark in turn, each in its own process (`npm run bench`); stops at the first that fails.
-// Usage: node bench/all.ts [NAME...]   (default: all six, in the order below)
+// Usage: node bench/all.ts [NAME...]   (default: all seven, in the order below)
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot, round, runBenchmark } from './lib/bench.ts';
 
-const ALL = ['startup', 'warm', 'fanout', 'economy', 'cli', 'memory'] as const;
+const ALL = ['startup', 'cli-start', 'warm', 'fanout', 'economy', 'cli', 'memory'] as const;
 /** No single benchmark takes this long with its default settings; it only bounds a hung one. */
 const PER_BENCHMARK_MS = 40 * 60_000;
 

@@ -32,6 +32,7 @@ await runBenchmark('summary', async () => {
   const cli = await read('cli');
   const memory = await read('memory');
   const startup = await read('startup');
+  const cliStart = await read('cli-start');
 
   out.push('### Targets', '');
   const rows: unknown[][] = [];
@@ -60,6 +61,10 @@ await runBenchmark('summary', async () => {
     rows.push([`memory (${run.variant}): last half`, 'flat', `${String(run.lastHalfGrowthMiB)} MiB`, run.targets.flat.met ? 'yes' : 'no']);
   }
   for (const s of (startup?.['summary'] ?? []) as ReadonlyArray<{ variant: string; readyMs: number }>) rows.push([`start-up: ${s.variant}`, '(no target)', `${String(s.readyMs)} ms to /readyz`, '']);
+  for (const s of (cliStart?.['summary'] ?? []) as ReadonlyArray<{ variant: string; medianMs: number; minMs: number }>) {
+    if (!/^(installed package|single executable): /.test(s.variant) || s.variant.endsWith('(before)')) continue;
+    rows.push([`CLI start-up: ${s.variant}`, '<= 150 ms', `${String(s.medianMs)} ms (min ${String(s.minMs)})`, s.medianMs <= 150 ? 'yes' : 'no']);
+  }
   table(['benchmark', 'target', 'measured (median)', 'met'], rows);
 
   out.push('### Runs', '');
@@ -72,6 +77,7 @@ await runBenchmark('summary', async () => {
       ['cli', when(cli)],
       ['memory', when(memory)],
       ['startup', when(startup)],
+      ['cli-start', when(cliStart)],
     ],
   );
   process.stdout.write(`${out.join('\n')}\n`);

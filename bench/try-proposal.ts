@@ -3,29 +3,22 @@
 // The result lands in bench/results/<benchmark>.with-<patch names>.json; the working tree is never touched.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { removeOnExit, releaseDir } from '../test/support/exit-cleanup.ts';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { releaseDir } from '../test/support/exit-cleanup.ts';
 import { repoRoot, resultsDir, runBenchmark } from './lib/bench.ts';
+import { scratchCopy } from './lib/scratch.ts';
 
-const BENCHMARKS = ['warm', 'fanout', 'economy', 'cli', 'memory', 'startup', 'profile-warm'];
+const BENCHMARKS = ['warm', 'fanout', 'economy', 'cli', 'memory', 'startup', 'cli-start', 'profile-warm'];
 
 await runBenchmark('try-proposal', async () => {
   const [benchmark, ...patches] = process.argv.slice(2);
   if (benchmark === undefined || !BENCHMARKS.includes(benchmark) || patches.length === 0) {
     throw new Error(`usage: node bench/try-proposal.ts ${BENCHMARKS.join('|')} PATCH...`);
   }
-  const scratch = await mkdtemp(join(tmpdir(), 'tagpin-bench-proposal-'));
-  removeOnExit(scratch);
+  const scratch = await scratchCopy(patches);
   try {
     const commit = await capture('git', ['-C', repoRoot, 'rev-parse', 'HEAD']);
-    // The committed tree, with this checkout's bench/ (so unreleased benchmark code runs too) and its node_modules.
-    await run('sh', ['-c', `git -C "${repoRoot}" archive HEAD | tar -x -C "${scratch}"`], repoRoot);
-    await rm(join(scratch, 'bench'), { recursive: true, force: true });
-    await cp(join(repoRoot, 'bench'), join(scratch, 'bench'), { recursive: true });
-    await symlink(join(repoRoot, 'node_modules'), join(scratch, 'node_modules'));
-    for (const patch of patches) await run('git', ['apply', '--verbose', resolve(patch)], scratch);
     await run(process.execPath, [join('bench', `${benchmark}.ts`)], scratch);
     const label = patches.map((patch) => basename(patch, '.patch')).join('+');
     const target = join(resultsDir, `${benchmark}.with-${label}.json`);

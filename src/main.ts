@@ -1,23 +1,10 @@
 // CLI entry: parses argv, loads config, wires adapters, runs a command.
-import { applyRegistryFlags, defaultDockerConfig, loadConfig } from './config/index.ts';
+// Only what parsing, help and version need is loaded up front; each command loads its own modules,
+// so `tagpin version` and `tagpin help` start in a fraction of the time.
+import { COMMAND_HELP, ExitCode, OVERVIEW, debugDetails, exitCodeFor, formatError, parseCommandLine, processIo, versionText } from './cli/index.ts';
+import type { CommonOptions, LookupContext } from './cli/index.ts';
 import type { Config } from './config/index.ts';
 import type { Platform } from './reference/index.ts';
-import { openRegistryAccess } from './registry/index.ts';
-import {
-  COMMAND_HELP,
-  ExitCode,
-  OVERVIEW,
-  debugDetails,
-  exitCodeFor,
-  formatError,
-  parseCommandLine,
-  processIo,
-  runCheck,
-  runPin,
-  runResolve,
-  versionText,
-} from './cli/index.ts';
-import type { CommonOptions, LookupContext } from './cli/index.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
   const command = parseCommandLine(argv);
@@ -37,16 +24,19 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'check': {
       const config = await configFor(command);
+      const { runCheck } = await import('./cli/index.ts');
       return runCheck({ files: command.files, output: command.output, allowEmpty: command.allowEmpty, config }, processIo);
     }
     case 'resolve': {
       const config = await configFor(command);
+      const { runResolve } = await import('./cli/index.ts');
       return withRegistry(config, command.platform, (context) =>
         runResolve({ images: command.images, output: command.output, format: config.mutate.output }, context, processIo),
       );
     }
     case 'pin': {
       const config = await configFor(command);
+      const { runPin } = await import('./cli/index.ts');
       const pin = { files: command.files, write: command.write, allowEmpty: command.allowEmpty, config };
       return withRegistry(config, command.platform, (context) => runPin(pin, context, processIo));
     }
@@ -55,6 +45,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
 /** The configuration file (or $TAGPIN_CONFIG, or defaults) with the command line's registry flags applied. */
 async function configFor(options: CommonOptions): Promise<Config> {
+  const { applyRegistryFlags, loadConfig } = await import('./config/index.ts');
   return applyRegistryFlags(await loadConfig(options.configFile), options.registryFlags);
 }
 
@@ -63,6 +54,8 @@ async function configFor(options: CommonOptions): Promise<Config> {
  * Without a configured docker config, the one docker itself uses is read (`defaultDockerConfig`).
  */
 async function withRegistry(config: Config, platform: Platform | undefined, task: (context: LookupContext) => Promise<number>): Promise<number> {
+  const { defaultDockerConfig } = await import('./config/index.ts');
+  const { openRegistryAccess } = await import('./registry/index.ts');
   const dockerConfig = config.registries.dockerConfig ?? defaultDockerConfig() ?? null;
   const { resolver, keyring } = await openRegistryAccess({ ...config, registries: { ...config.registries, dockerConfig } }, { caller: 'cli' });
   try {
@@ -85,8 +78,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   report(err);
 });
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (err) {
-  report(err);
-}
+// No top-level await: the single executable runs this bundled as CommonJS.
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, report);

@@ -40,6 +40,8 @@ export interface ServeOptions {
   readonly ca?: string;
   /** The script Node runs instead of `src/main.ts` (the built bundle, say). */
   readonly script?: string;
+  /** The program (and arguments before `serve`) to run instead of Node with `script`: an installed tagpin. */
+  readonly command?: readonly string[];
 }
 
 /** A running `tagpin serve`. */
@@ -109,7 +111,8 @@ async function startOnce(options: ServeOptions): Promise<TagpinServer> {
     if (value !== undefined && !cleared.has(key)) env[key] = value;
   }
   Object.assign(env, options.env ?? {});
-  const child = spawn(process.execPath, [options.script ?? 'src/main.ts', 'serve', '--config', configFile], {
+  const [program = process.execPath, ...prefix] = options.command ?? [process.execPath, options.script ?? 'src/main.ts'];
+  const child = spawn(program, [...prefix, 'serve', '--config', configFile], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
