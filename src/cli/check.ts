@@ -3,7 +3,7 @@ import type { Config } from '../config/index.ts';
 import { isNamespaceExcluded, validateImage } from '../policy/index.ts';
 import type { ImageVerdict, Verdict } from '../policy/index.ts';
 import { parseReference } from '../reference/index.ts';
-import { listImages } from '../workload/index.ts';
+import { listImages, workloadKinds } from '../workload/index.ts';
 import type { OutputMode } from './args.ts';
 import { ExitCode } from './errors.ts';
 import type { CliIo } from './io.ts';
@@ -32,7 +32,7 @@ export interface CheckRecord {
 export interface CheckOptions {
   readonly files: readonly string[];
   readonly output: OutputMode;
-  readonly config: Pick<Config, 'validate' | 'exclude'>;
+  readonly config: Pick<Config, 'validate' | 'exclude' | 'workloads'>;
 }
 
 /**
@@ -44,12 +44,14 @@ export async function runCheck(options: CheckOptions, io: CliIo): Promise<number
   const records: CheckRecord[] = [];
   /** Text output shows a non-string image as written (`42`), where JSON has null. */
   const shown: string[] = [];
+  const kinds = workloadKinds(options.config.workloads);
   for (const source of sources) {
     const manifest = parseManifest(source);
     for (const document of manifest.documents) {
       for (const object of document.objects) {
         const namespaceExcluded = isNamespaceExcluded(object.namespace, options.config.exclude);
-        for (const field of listImages(object.kind, object.object)) {
+        const kind = kinds.ofObject(object.object);
+        for (const field of kind === undefined ? [] : listImages(kind, object.object)) {
           const verdict = namespaceExcluded ? excludedByNamespace(field.value, object.namespace ?? '') : validateImage(field.value, options.config);
           shown.push(typeof field.value === 'string' ? field.value : String(JSON.stringify(field.value)));
           records.push({

@@ -6,7 +6,7 @@ import { InputError } from '../errors/index.ts';
 import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
 import { formatPinned } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
-import { listImages } from '../workload/index.ts';
+import { listImages, workloadKinds } from '../workload/index.ts';
 import { ExitCode, formatError } from './errors.ts';
 import type { CliIo } from './io.ts';
 import { lookupAll } from './lookup.ts';
@@ -23,7 +23,7 @@ export interface PinOptions {
   readonly files: readonly string[];
   /** `-w`: rewrite changed files in place (stdin still goes to stdout). */
   readonly write: boolean;
-  readonly config: Pick<Config, 'mutate' | 'exclude'>;
+  readonly config: Pick<Config, 'mutate' | 'exclude' | 'workloads'>;
 }
 
 /** An image field that needs a lookup, and where it is. */
@@ -46,13 +46,14 @@ export async function runPin(options: PinOptions, context: LookupContext, io: Cl
   const manifests = sources.map((source) => parseManifest(source));
   const targets: PinTarget[] = [];
   const problems: string[] = [];
-  const kinds = new Set<string>(options.config.mutate.kinds);
+  const kinds = workloadKinds(options.config.workloads);
 
   for (const [m, manifest] of manifests.entries()) {
     for (const [d, document] of manifest.documents.entries()) {
       for (const object of document.objects) {
-        if (!kinds.has(object.kind) || isNamespaceExcluded(object.namespace, options.config.exclude)) continue;
-        for (const step of planMutation(listImages(object.kind, object.object), options.config)) {
+        const kind = kinds.ofObject(object.object);
+        if (kind === undefined || !options.config.mutate.kinds.includes(kind.kind) || isNamespaceExcluded(object.namespace, options.config.exclude)) continue;
+        for (const step of planMutation(listImages(kind, object.object), options.config)) {
           const pointer = object.pointer + step.field.path;
           const location = `${manifest.source.name}:${String(lineOf(manifest, d, pointer, object.line))}`;
           if (step.action === 'invalid') problems.push(`${location}: ${pointer}: ${step.reason ?? 'invalid image'}`);
