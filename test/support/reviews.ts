@@ -76,7 +76,7 @@ export function admissionReview(fields: ReviewFields): Record<string, unknown> {
 function groupVersionResource(kind: string, apiVersion: string | undefined): readonly [string, string, string] {
   const builtIn = BUILT_IN_KINDS.find((k) => k.kind === kind);
   if (builtIn !== undefined) return [builtIn.apiGroup, 'v1', builtIn.resource];
-  const { group, version } = apiVersion?.includes('/') === true ? splitApiVersion(apiVersion) : { group: 'example.com', version: 'v1' };
+  const { group, version } = apiVersion === undefined ? { group: 'example.com', version: 'v1' } : splitApiVersion(apiVersion);
   const preset = Object.values(PRESETS).flat().find((k) => k.apiGroup === group && k.kind === kind);
   return [group, version, preset?.resource ?? `${kind.toLowerCase()}s`];
 }
