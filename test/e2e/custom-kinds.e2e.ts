@@ -1,10 +1,10 @@
-// A custom resource through the real API server: with workloads.presets [argo-rollouts] in the chart, a Rollout is stored pinned.
+// Custom resources through the real API server: with the chart's argo-rollouts and knative-serving presets, Rollouts and Knative Services are stored pinned.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { rollout } from '../support/objects.ts';
+import { knativeService, rollout } from '../support/objects.ts';
 import { startCluster } from './support/cluster.ts';
 import type { Cluster } from './support/cluster.ts';
 import { kubectlFor } from './support/kubectl.ts';
@@ -14,10 +14,11 @@ import { installTagpin } from './support/tagpin.ts';
 import type { InstalledTagpin } from './support/tagpin.ts';
 
 const ROLLOUT_CRD = fileURLToPath(new URL('fixtures/argo-rollouts-crd.yaml', import.meta.url));
+const KNATIVE_CRD = fileURLToPath(new URL('fixtures/knative-service-crd.yaml', import.meta.url));
 const RESOURCE = 'rollouts.argoproj.io';
 const NS = 'canary';
 
-describe('kubectl with tagpin and the Argo Rollouts preset: a Rollout is stored pinned', () => {
+describe('kubectl with tagpin and the Argo Rollouts and Knative presets: custom resources are stored pinned', () => {
   let cluster: Cluster;
   let registry: TestRegistry;
   let kubectl: Kubectl;
@@ -37,9 +38,9 @@ describe('kubectl with tagpin and the Argo Rollouts preset: a Rollout is stored 
       [proxy, `${proxy}@${await registry.push('demo/proxy', '1.22', 'docker-manifest')}`],
     ]);
     kubectl = kubectlFor(cluster.adminKubeconfig);
-    await kubectl.ok(['apply', '-f', ROLLOUT_CRD]);
-    await kubectl.ok(['wait', '--for=condition=Established', `crd/${RESOURCE}`, '--timeout=60s']);
-    tagpin = await installTagpin(cluster, kubectl, registry, { values: { config: { workloads: { presets: ['argo-rollouts'] } } } });
+    await kubectl.ok(['apply', '-f', ROLLOUT_CRD, '-f', KNATIVE_CRD]);
+    await kubectl.ok(['wait', '--for=condition=Established', `crd/${RESOURCE}`, 'crd/services.serving.knative.dev', '--timeout=60s']);
+    tagpin = await installTagpin(cluster, kubectl, registry, { values: { config: { workloads: { presets: ['argo-rollouts', 'knative-serving'] } } } });
     await kubectl.createNamespace(NS);
   });
   after(async () => {
@@ -96,5 +97,18 @@ describe('kubectl with tagpin and the Argo Rollouts preset: a Rollout is stored 
     const stored = await kubectl.get(RESOURCE, 'web', NS);
     const containers = (((stored?.['spec'] as Json)['template'] as Json)['spec'] as Json)['containers'] as Json[];
     assert.equal(containers[0]?.['image'], `${moved}@${digest}`);
+  });
+
+  it('kubectl apply of a Knative Service stores it pinned, and a core Service beside it goes nowhere near tagpin', async () => {
+    const sent = knativeService([app], { namespace: NS }) as Json;
+    const core: Json = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'hello', namespace: NS }, spec: { ports: [{ port: 80 }] } };
+    const applied = await kubectl.apply([sent, core]);
+    assert.equal(applied.status, 0, applied.stderr);
+    const stored = await kubectl.get('services.serving.knative.dev', 'hello', NS);
+    assert.ok(stored !== undefined, 'the Knative Service was not stored');
+    assertPinnedCopy(stored, sent, pinned, 'ksvc/hello');
+    assert.ok((await kubectl.get('services', 'hello', NS)) !== undefined, 'the core Service was stored');
+    const seen = tagpin.server.auditLines().filter((l) => l['kind'] === 'Service' && l['namespace'] === NS);
+    assert.deepEqual(seen.map((l) => `${String(l['webhook'])} ${String(l['decision'])}`).sort(), ['mutate patched', 'validate allowed'], JSON.stringify(seen));
   });
 });
