@@ -40,8 +40,9 @@ export function workloadOf(request: AdmissionRequest, config: Config): WorkloadK
 }
 
 /**
- * The image fields of the request's object (of a kind `gate` let through). Empty strings are skipped: workload templates may
- * leave `image` empty for a controller to fill in, and the API server rejects empty Pod images itself.
+ * The image fields of the request's object, of a kind `gate` let through. Empty strings are skipped:
+ * workload templates may leave `image` empty for a controller to fill in, and the API server rejects
+ * empty Pod images itself.
  */
 export function scopeFields(request: AdmissionRequest, config: Config): readonly ScopedField[] {
   const kind = workloadOf(request, config);
