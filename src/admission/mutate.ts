@@ -13,7 +13,7 @@ import type { ReplaceOperation } from '../workload/index.ts';
 import { beforeDeadline } from '../deadline/index.ts';
 import { admitted, plural, type Decided } from './decided.ts';
 import type { AdmissionRequest } from './review.ts';
-import { gate, scopeFields, showImage, type ScopedField } from './scope.ts';
+import { gate, scopeFields, showImage, workloadOf, type ScopedField } from './scope.ts';
 import type { AdmissionDeps } from './types.ts';
 
 /**
@@ -44,7 +44,7 @@ export async function mutate(request: AdmissionRequest, deps: AdmissionDeps, sta
   const { config } = deps;
   const gated = gate(request, config);
   if (gated?.admit === 'untouched') return admitted([], gated.warnings);
-  const scoped = scopeFields(request);
+  const scoped = scopeFields(request, config);
   const skipAll = gated?.reason ?? skipReason(request, config);
   if (skipAll !== undefined) return admitted(scoped.map((s) => record(s, { verdict: 'excluded', reason: skipAll })));
 
@@ -125,7 +125,7 @@ export async function mutate(request: AdmissionRequest, deps: AdmissionDeps, sta
 /** Why the whole object is left alone, or undefined when it is mutated. */
 function skipReason(request: AdmissionRequest, config: Config): string | undefined {
   if (!config.mutate.enabled) return 'mutate.enabled is false';
-  if (!(config.mutate.kinds as readonly string[]).includes(request.kind)) return `kind ${request.kind} is not in mutate.kinds`;
+  if (!config.mutate.kinds.includes(request.kind)) return `kind ${request.kind} is not in mutate.kinds`;
   return undefined;
 }
 
@@ -194,7 +194,7 @@ async function pullCredentials(
   const now = deps.now ?? Date.now;
   // A quarter of the budget for the Kubernetes API, so a slow API still leaves time for the registries.
   const deadline = Math.min(lookupDeadline, startedAt + Math.floor(deps.config.resolve.timeoutMs / 4));
-  const pod = podSpecOf(request.kind, request.object);
+  const pod = podSpecOf(workloadOf(request, deps.config) ?? request.kind, request.object);
   const found = await beforeDeadline(
     source.keyringFor({
       namespace: request.namespace,

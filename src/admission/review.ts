@@ -18,6 +18,10 @@ export interface AdmissionRequest {
   readonly uid: string;
   /** `request.kind.kind`, e.g. `Deployment`. */
   readonly kind: string;
+  /** `request.kind.group`, e.g. `apps` (`''` for the core group); undefined when the review leaves it out. */
+  readonly group: string | undefined;
+  /** `request.kind.version`, e.g. `v1`; undefined when the review leaves it out. */
+  readonly version: string | undefined;
   /** `request.subResource`, e.g. `ephemeralcontainers`; empty for the main resource. */
   readonly subResource: string;
   readonly operation: Operation;
@@ -78,6 +82,9 @@ export function decodeReview(body: unknown): AdmissionRequest {
     throw new InputError(`request.kind.kind is missing: expected the object's kind, e.g. {"kind":"Pod"}`);
   }
 
+  const group = kindPart(kindObject, 'group');
+  const version = kindPart(kindObject, 'version');
+
   const operation = request['operation'];
   if (!isOperation(operation)) {
     throw new InputError(`request.operation must be one of ${OPERATIONS.join(', ')} (got ${show(operation)})`);
@@ -107,6 +114,8 @@ export function decodeReview(body: unknown): AdmissionRequest {
     apiVersion,
     uid,
     kind,
+    group,
+    version,
     subResource,
     operation,
     namespace,
@@ -136,6 +145,14 @@ function isVersion(value: unknown): value is AdmissionVersion {
 
 function isOperation(value: unknown): value is Operation {
   return typeof value === 'string' && (OPERATIONS as readonly string[]).includes(value);
+}
+
+/** `request.kind.group` or `.version`: a string, or undefined when absent. */
+function kindPart(kindObject: unknown, key: 'group' | 'version'): string | undefined {
+  const value = isRecord(kindObject) ? kindObject[key] : undefined;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new InputError(`request.kind.${key} must be a string (got ${show(value)})`);
+  return value;
 }
 
 function optionalString(object: Readonly<Record<string, unknown>>, key: string, label = `request.${key}`): string {

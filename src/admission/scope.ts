@@ -1,8 +1,8 @@
 // Which image fields of a request the webhooks act on, and which an UPDATE leaves as they were.
 import type { Config } from '../config/index.ts';
 import { isNamespaceExcluded } from '../policy/index.ts';
-import { getAtPointer, isSupportedKind, listImages } from '../workload/index.ts';
-import type { ImageField } from '../workload/index.ts';
+import { getAtPointer, listImages, workloadKinds } from '../workload/index.ts';
+import type { ImageField, WorkloadKind } from '../workload/index.ts';
 import type { AdmissionRequest } from './review.ts';
 
 /** An image field with what the old object held at the same path. */
@@ -26,22 +26,31 @@ export function gate(
   config: Config,
 ): { readonly admit: 'untouched'; readonly warnings: readonly string[] } | { readonly admit: 'excluded'; readonly reason: string } | undefined {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return { admit: 'untouched', warnings: [] };
-  if (!isSupportedKind(request.kind)) {
-    return { admit: 'untouched', warnings: [`tagpin does not read images of kind ${request.kind}; admitted unchanged`] };
+  if (workloadOf(request, config) === undefined) {
+    const named = request.group === undefined || request.group === '' ? request.kind : `${request.kind}.${request.group}`;
+    return { admit: 'untouched', warnings: [`tagpin does not read images of kind ${named}; admitted unchanged`] };
   }
   if (isNamespaceExcluded(request.namespace, config.exclude)) return { admit: 'excluded', reason: `namespace ${request.namespace} is excluded` };
   return undefined;
 }
 
+/** The kind of the request's object among those the config walks (built-in and `workloads`); undefined for any other. */
+export function workloadOf(request: AdmissionRequest, config: Config): WorkloadKind | undefined {
+  return workloadKinds(config.workloads).find(request.group, request.version, request.kind);
+}
+
 /**
- * The image fields of the request's object. Empty strings are skipped: workload templates may
- * leave `image` empty for a controller to fill in, and the API server rejects empty Pod images itself.
+ * The image fields of the request's object, of a kind `gate` let through. Empty strings are skipped:
+ * workload templates may leave `image` empty for a controller to fill in, and the API server rejects
+ * empty Pod images itself.
  */
-export function scopeFields(request: AdmissionRequest): readonly ScopedField[] {
-  const fields = listImages(request.kind, request.object).filter((f) => f.value !== '');
+export function scopeFields(request: AdmissionRequest, config: Config): readonly ScopedField[] {
+  const kind = workloadOf(request, config);
+  if (kind === undefined) return [];
+  const fields = listImages(kind, request.object).filter((f) => f.value !== '');
   const isUpdate = request.operation === 'UPDATE' && request.oldObject !== null;
   const ephemeral = request.subResource === EPHEMERAL_SUBRESOURCE;
-  const oldEphemeralNames = ephemeral ? ephemeralNames(request.kind, request.oldObject) : new Set<string>();
+  const oldEphemeralNames = ephemeral ? ephemeralNames(kind, request.oldObject) : new Set<string>();
 
   return fields.map((field): ScopedField => {
     const old = isUpdate ? getAtPointer(request.oldObject, field.path) : undefined;
@@ -55,7 +64,7 @@ export function scopeFields(request: AdmissionRequest): readonly ScopedField[] {
   });
 }
 
-function ephemeralNames(kind: string, oldObject: unknown): ReadonlySet<string> {
+function ephemeralNames(kind: WorkloadKind, oldObject: unknown): ReadonlySet<string> {
   if (oldObject === null) return new Set();
   const names = listImages(kind, oldObject)
     .filter((f) => f.slot === 'ephemeralContainers')

@@ -13,7 +13,7 @@ import { gate, scopeFields, showImage } from './scope.ts';
 export function validate(request: AdmissionRequest, config: Config): Decided {
   const gated = gate(request, config);
   if (gated?.admit === 'untouched') return admitted([], gated.warnings);
-  const scoped = scopeFields(request);
+  const scoped = scopeFields(request, config);
   if (gated?.admit === 'excluded') {
     const { reason } = gated;
     return admitted(scoped.map((s) => ({ path: s.field.path, image: showImage(s.field.value), verdict: 'excluded', reason })));

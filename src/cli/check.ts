@@ -4,6 +4,7 @@ import { isNamespaceExcluded, validateImage } from '../policy/index.ts';
 import type { ImageVerdict, Verdict } from '../policy/index.ts';
 import { parseReference } from '../reference/index.ts';
 import type { OutputMode } from './args.ts';
+import { workloadKinds } from '../workload/index.ts';
 import { ExitCode } from './errors.ts';
 import { describeObject, readInputs } from './inputs.ts';
 import type { CliIo } from './io.ts';
@@ -35,7 +36,7 @@ export interface CheckOptions {
   readonly output: OutputMode;
   /** `--allow-empty`: an argument without manifests is noted, not an error. */
   readonly allowEmpty: boolean;
-  readonly config: Pick<Config, 'validate' | 'exclude'>;
+  readonly config: Pick<Config, 'validate' | 'exclude' | 'workloads'>;
 }
 
 /**
@@ -43,7 +44,7 @@ export interface CheckOptions {
  * `validate.action` is `deny`; `warn` and `audit` report the same verdicts but exit 0.
  */
 export async function runCheck(options: CheckOptions, io: CliIo): Promise<number> {
-  const { inputs, notes } = await readInputs(options.files, () => io.readStdin(), options.allowEmpty);
+  const { inputs, notes } = await readInputs(options.files, () => io.readStdin(), options.allowEmpty, workloadKinds(options.config.workloads));
   for (const note of notes) io.writeErr(`tagpin: note: ${note}\n`);
   const records: CheckRecord[] = [];
   /** Text output shows a non-string image as written (`42`), where JSON has null. */

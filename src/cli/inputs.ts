@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../errors/index.ts';
 import { ImageSlot, listImages } from '../workload/index.ts';
+import type { WorkloadKinds } from '../workload/index.ts';
 import type { ImageField } from '../workload/index.ts';
 import { composeImages, isComposeFileName } from './compose.ts';
 import { isDockerfileName, looksLikeDockerfile, parseDockerfile } from './dockerfile.ts';
@@ -67,13 +68,18 @@ const YAML_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
  * are Kubernetes objects or, in compose files and inputs named directly, compose documents.
  * @throws InputError `no manifests found in PATH` for an argument that holds none, unless `allowEmpty`
  */
-export async function readInputs(paths: readonly string[], readStdin: () => Promise<string>, allowEmpty: boolean): Promise<ReadInputs> {
+export async function readInputs(
+  paths: readonly string[],
+  readStdin: () => Promise<string>,
+  allowEmpty: boolean,
+  kinds: WorkloadKinds,
+): Promise<ReadInputs> {
   const inputs: Input[] = [];
   const notes: string[] = [];
   for (const group of await readSources(paths, readStdin)) {
     let found = 0;
     for (const source of group.sources) {
-      const input = readInput(source, group.walked, notes);
+      const input = readInput(source, group.walked, kinds, notes);
       if (input === undefined) {
         if (group.walked) notes.push(`${source.name}: no Kubernetes objects, compose services or Dockerfile stages; skipped`);
         continue;
@@ -91,12 +97,12 @@ export async function readInputs(paths: readonly string[], readStdin: () => Prom
   return { inputs, notes };
 }
 
-function readInput(source: ManifestSource, walked: boolean, notes: string[]): Input | undefined {
+function readInput(source: ManifestSource, walked: boolean, kinds: WorkloadKinds, notes: string[]): Input | undefined {
   const named = source.path === undefined ? '' : source.name;
   if (isDockerfileName(named) || (!walked && !YAML_EXTENSIONS.has(extname(named).toLowerCase()) && looksLikeDockerfile(source.text))) {
     return readDockerfile(source, notes);
   }
-  return readYaml(parseManifest(source), !walked || isComposeFileName(named), notes);
+  return readYaml(parseManifest(source), !walked || isComposeFileName(named), kinds, notes);
 }
 
 function readDockerfile(source: ManifestSource, notes: string[]): Input | undefined {
@@ -129,12 +135,14 @@ function readDockerfile(source: ManifestSource, notes: string[]): Input | undefi
   };
 }
 
-function readYaml(manifest: ParsedManifest, composeAllowed: boolean, notes: string[]): Input | undefined {
+function readYaml(manifest: ParsedManifest, composeAllowed: boolean, kinds: WorkloadKinds, notes: string[]): Input | undefined {
   const objects: FoundObject[] = [];
   let compose = false;
   for (const [d, document] of manifest.documents.entries()) {
     for (const object of document.objects) {
-      const images = listImages(object.kind, object.object).map((field): FoundImage => {
+      // Kinds are told apart by API group too: a Knative Service is not a core Service.
+      const kind = kinds.ofObject(object.object);
+      const images = (kind === undefined ? [] : listImages(kind, object.object)).map((field): FoundImage => {
         const pointer = object.pointer + field.path;
         return { ...field, path: pointer, line: lineOf(manifest, d, pointer, object.line), target: { document: d, pointer } };
       });

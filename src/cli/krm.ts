@@ -51,7 +51,7 @@ export function resourceListIn(manifests: readonly ParsedManifest[]): ParsedMani
  */
 export async function runFunction(
   manifest: ParsedManifest,
-  config: Pick<Config, 'mutate' | 'exclude'>,
+  config: Pick<Config, 'mutate' | 'exclude' | 'workloads'>,
   context: LookupContext,
   io: CliIo,
 ): Promise<number> {

@@ -5,7 +5,7 @@ import type { RegistryError } from '../errors/index.ts';
 import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
 import { formatPinned } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
-import { listImages } from '../workload/index.ts';
+import { listImages, workloadKinds } from '../workload/index.ts';
 import { findNode } from './manifests.ts';
 import type { ManifestObject, ParsedManifest } from './manifests.ts';
 import { applyImageEdits } from './splice.ts';
@@ -41,15 +41,16 @@ export interface PinPlan {
 }
 
 /** Every image of the kinds in `mutate.kinds` that has no digest and is not excluded, and every invalid one. */
-export function planPins(manifests: readonly ParsedManifest[], config: Pick<Config, 'mutate' | 'exclude'>): PinPlan {
+export function planPins(manifests: readonly ParsedManifest[], config: Pick<Config, 'mutate' | 'exclude' | 'workloads'>): PinPlan {
   const targets: PinTarget[] = [];
   const invalid: InvalidImage[] = [];
-  const kinds = new Set<string>(config.mutate.kinds);
+  const kinds = workloadKinds(config.workloads);
   for (const [m, manifest] of manifests.entries()) {
     for (const [d, document] of manifest.documents.entries()) {
       for (const object of document.objects) {
-        if (!kinds.has(object.kind) || isNamespaceExcluded(object.namespace, config.exclude)) continue;
-        for (const step of planMutation(listImages(object.kind, object.object), config)) {
+        const kind = kinds.ofObject(object.object);
+        if (kind === undefined || !config.mutate.kinds.includes(kind.kind) || isNamespaceExcluded(object.namespace, config.exclude)) continue;
+        for (const step of planMutation(listImages(kind, object.object), config)) {
           const pointer = object.pointer + step.field.path;
           const location = `${manifest.source.name}:${String(lineOf(manifest, d, pointer, object.line))}`;
           const field = { manifest: m, document: d, pointer, fieldPath: step.field.path, object, location };

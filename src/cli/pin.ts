@@ -6,6 +6,7 @@ import { InputError } from '../errors/index.ts';
 import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
 import { formatPinned } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
+import { workloadKinds } from '../workload/index.ts';
 import { ExitCode, formatError } from './errors.ts';
 import { describeObject, readInputs } from './inputs.ts';
 import type { EditTarget, ImageChange } from './inputs.ts';
@@ -24,7 +25,7 @@ export interface PinOptions {
   readonly write: boolean;
   /** `--allow-empty`: an argument without manifests is noted, not an error. */
   readonly allowEmpty: boolean;
-  readonly config: Pick<Config, 'mutate' | 'exclude'>;
+  readonly config: Pick<Config, 'mutate' | 'exclude' | 'workloads'>;
 }
 
 /** An image field that needs a lookup, and where it is. */
@@ -50,7 +51,7 @@ export async function runPin(options: PinOptions, context: LookupContext, io: Cl
     const list = resourceListOnStdin(await readStdin());
     if (list !== undefined) return runFunction(list, options.config, context, io);
   }
-  const { inputs, notes } = await readInputs(options.files, readStdin, options.allowEmpty);
+  const { inputs, notes } = await readInputs(options.files, readStdin, options.allowEmpty, workloadKinds(options.config.workloads));
   const note = (text: string): void => {
     io.writeErr(`tagpin: note: ${text}\n`);
   };

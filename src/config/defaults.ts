@@ -5,6 +5,7 @@ import type { Config } from './types.ts';
 /** Every key at its documented default (frozen: share it, never mutate it). */
 export const DEFAULT_CONFIG: Config = deepFreeze({
   mutate: { enabled: true, output: 'tag-digest', kinds: [...SUPPORTED_KINDS] },
+  workloads: { presets: [], customKinds: [] },
   validate: {
     action: 'deny',
     denyLatest: true,
@@ -27,7 +28,11 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
 export const DEFAULT_CONFIG_YAML = `mutate:
   enabled: true
   output: tag-digest        # tag-digest: nginx:1.27@sha256:…   digest: nginx@sha256:…
-  kinds: [Pod, PodTemplate, ReplicationController, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob]
+  # kinds: [Pod, PodTemplate, ReplicationController, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob]
+                            # unset: these nine and every kind of workloads
+workloads:
+  presets: []               # argo-rollouts (Rollout), knative-serving (Service)
+  customKinds: []           # [{apiGroup, kind, resource, versions, podSpecs, images}]: custom resources
 validate:
   action: deny              # deny | warn | audit  (what /validate and \`check\` do with violations)
   denyLatest: true          # tag "latest" without a digest

@@ -1,9 +1,9 @@
 // The shape of tagpin's configuration file (docs/contract.md, "Configuration").
 import type { OutputFormat } from '../reference/index.ts';
 
-import type { SupportedKind } from '../workload/index.ts';
+import type { CustomKind, PresetName } from '../workload/index.ts';
 
-export type { SupportedKind } from '../workload/index.ts';
+export type { CustomKind, PresetName, SupportedKind } from '../workload/index.ts';
 
 export const ValidateAction = { deny: 'deny', warn: 'warn', audit: 'audit' } as const;
 export type ValidateAction = (typeof ValidateAction)[keyof typeof ValidateAction];
@@ -16,8 +16,18 @@ export interface MutateConfig {
   readonly enabled: boolean;
   /** `tag-digest` keeps the tag (`nginx:1.27@sha256:…`); `digest` drops it (`nginx@sha256:…`). @default 'tag-digest' */
   readonly output: OutputFormat;
-  /** Kinds that /mutate and `pin` rewrite. @default all supported kinds */
-  readonly kinds: readonly SupportedKind[];
+  /**
+   * Kinds that /mutate and `pin` rewrite, by name: built-in kinds and those of `workloads`.
+   * @default every built-in kind, then every kind `workloads` adds
+   */
+  readonly kinds: readonly string[];
+}
+
+export interface WorkloadsConfig {
+  /** Tested entries for well-known custom resources (`argo-rollouts`, `knative-serving`). @default [] */
+  readonly presets: readonly PresetName[];
+  /** Custom resource kinds and where their pod specs and images are. @default [] */
+  readonly customKinds: readonly CustomKind[];
 }
 
 export interface ValidateConfig {
@@ -102,6 +112,7 @@ export interface ServerConfig {
 /** The whole validated configuration; every field has its default filled in. */
 export interface Config {
   readonly mutate: MutateConfig;
+  readonly workloads: WorkloadsConfig;
   readonly validate: ValidateConfig;
   readonly exclude: ExcludeConfig;
   readonly registries: RegistriesConfig;

@@ -1,23 +1,14 @@
 // Validation of parsed config data against the schema, merged over the defaults.
 import { ConfigError } from '../errors/index.ts';
 import { DEFAULT_CONFIG, deepFreeze } from './defaults.ts';
-import { SUPPORTED_KINDS } from '../workload/index.ts';
 import { OnError, ValidateAction } from './types.ts';
 import type { Config, CredentialProvidersConfig } from './types.ts';
+import { Problem, boolean, describe, integer, list, mapping, nullable, oneOf, rejectUnknown, text } from './checks.ts';
+import type { Field } from './checks.ts';
+import { customKind, kindName, settleKinds } from './workloads.ts';
+import { PRESET_NAMES } from '../workload/index.ts';
 import { validateHostGlob, validateHostPort } from './hosts.ts';
 import { isMirrorUrl, mirroredRegistry, parseMirrorUrl } from './mirrors.ts';
-
-/** Thrown inside validation with the key path and rule; turned into a ConfigError naming the source. */
-class Problem extends Error {
-  readonly path: string;
-  constructor(path: string, message: string) {
-    super(message);
-    this.path = path;
-  }
-}
-
-/** Checks one key's value and returns it in its typed form. */
-type Field<T> = (value: unknown, path: string) => T;
 
 /** Section keys mapped to their checks; the section's value type follows from the checks. */
 type SectionSpec<S> = { readonly [K in keyof S]: Field<S[K]> };
@@ -28,7 +19,11 @@ const SPEC: { readonly [K in keyof Config]: SectionSpec<Config[K]> } = {
   mutate: {
     enabled: boolean,
     output: oneOf(OUTPUTS),
-    kinds: list(oneOf(SUPPORTED_KINDS)),
+    kinds: list(kindName),
+  },
+  workloads: {
+    presets: list(oneOf(PRESET_NAMES)),
+    customKinds: list(customKind),
   },
   validate: {
     action: oneOf(Object.values(ValidateAction)),
@@ -93,7 +88,10 @@ function checkSections(data: unknown): Config {
   for (const section of Object.keys(SPEC) as (keyof Config)[]) {
     merged[section] = checkSection(section, top[section]);
   }
-  return merged as unknown as Config;
+  const config = merged as unknown as Config;
+  const given = top['mutate'];
+  const kindsGiven = given !== null && typeof given === 'object' && Object.hasOwn(given, 'kinds');
+  return { ...config, mutate: { ...config.mutate, kinds: settleKinds(config, kindsGiven) } };
 }
 
 function checkSection<K extends keyof Config>(section: K, data: unknown): Config[K] {
@@ -119,63 +117,6 @@ function checkCrossKeys(config: Config): void {
   if (server.port === server.metricsPort) {
     throw new Problem('server.metricsPort', `server.metricsPort must differ from server.port (both ${String(server.port)})`);
   }
-}
-
-function rejectUnknown(given: Record<string, unknown>, known: readonly string[], prefix: string): void {
-  for (const key of Object.keys(given)) {
-    if (known.includes(key)) continue;
-    const path = join(prefix, key);
-    const near = known.find((k) => isNear(k, key));
-    const hint = near === undefined ? '' : ` (did you mean ${join(prefix, near)}?)`;
-    throw new Problem(path, `unknown key ${path}${hint}`);
-  }
-}
-
-function mapping(value: unknown, path: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map) {
-    const what = path === '' ? 'the top level' : path;
-    throw new Problem(path, `${what} must be a mapping (got ${describe(value)})`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function boolean(value: unknown, path: string): boolean {
-  if (typeof value !== 'boolean') throw new Problem(path, `${path} must be true or false (got ${describe(value)})`);
-  return value;
-}
-
-function text(value: unknown, path: string): string {
-  if (typeof value !== 'string' || value === '') {
-    throw new Problem(path, `${path} must be a non-empty string (got ${describe(value)})`);
-  }
-  return value;
-}
-
-function nullable<T>(check: Field<T>): Field<T | null> {
-  return (value, path) => (value === null ? null : check(value, path));
-}
-
-function oneOf<T extends string>(choices: readonly T[]): Field<T> {
-  return (value, path) => {
-    if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-    throw new Problem(path, `${path} must be one of ${choices.join(', ')} (got ${describe(value)})`);
-  };
-}
-
-function integer(min: number, max?: number): Field<number> {
-  return (value, path) => {
-    const inRange = typeof value === 'number' && Number.isInteger(value) && value >= min && (max === undefined || value <= max);
-    if (inRange) return value;
-    const rule = max === undefined ? `≥ ${String(min)}` : `${String(min)}–${String(max)}`;
-    throw new Problem(path, `${path} must be an integer ${rule} (got ${describe(value)})`);
-  };
-}
-
-function list<T>(check: Field<T>): Field<readonly T[]> {
-  return (value, path) => {
-    if (!Array.isArray(value)) throw new Problem(path, `${path} must be a list (got ${describe(value)})`);
-    return value.map((item: unknown, i) => check(item, `${path}[${String(i)}]`));
-  };
 }
 
 /** Tag patterns match the whole tag: `v1.*` must not accept `xv1-evil`. */
@@ -242,38 +183,3 @@ function providerFiles(value: unknown, path: string): CredentialProvidersConfig 
   return { config: text(given['config'], `${path}.config`), binDir: text(given['binDir'], `${path}.binDir`) };
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'object') return 'a mapping';
-  return typeof value;
-}
-
-function join(prefix: string, key: string): string {
-  return prefix === '' ? key : `${prefix}.${key}`;
-}
-
-/** Whether `typed` looks like a slip for `known`: case, a couple of letters, or a longer/shorter form. */
-function isNear(known: string, typed: string): boolean {
-  const a = known.toLowerCase();
-  const b = typed.toLowerCase();
-  if (editDistance(a, b) <= 2) return true;
-  const common = Math.min(a.length, b.length);
-  return common >= 5 && a.slice(0, common - 1) === b.slice(0, common - 1);
-}
-
-/** Levenshtein distance, used only to suggest the key a typo meant; keys are short. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}

@@ -1,109 +1,130 @@
-// Where images live in each Kubernetes kind: list image fields and build patches (pure).
+// Where images live in each kind tagpin walks: list image fields and build patches (pure).
 import { isRecord } from '../json/index.ts';
+import { BUILT_IN_KINDS, customKindsOf, isSupportedKind } from './kinds.ts';
+import { compilePattern, getAtPointer, matchPattern } from './pointer.ts';
+import type { PointerPattern } from './pointer.ts';
 import { ImageSlot } from './types.ts';
-import type { ImageField, PodSpecInfo, ReplaceOperation } from './types.ts';
+import type { ImageField, PodSpecInfo, ReplaceOperation, WorkloadKind, WorkloadsSpec } from './types.ts';
 
-export type { ImageField, PodSpecInfo, ReplaceOperation } from './types.ts';
+export type { CustomKind, ImageField, PodSpecInfo, ReplaceOperation, WorkloadKind, WorkloadsSpec } from './types.ts';
 export { ImageSlot } from './types.ts';
+export { BUILT_IN_KINDS, PRESETS, PRESET_NAMES, SUPPORTED_KINDS, customKindsOf, isPresetName, isSupportedKind, podSpecPointer } from './kinds.ts';
+export type { PresetName, SupportedKind } from './kinds.ts';
+export { escapePointerToken, getAtPointer, pointerPatternProblem } from './pointer.ts';
 
-/** Pod spec location per kind (docs/contract.md, "Where images are"): the one table of the kinds tagpin walks. */
-const POD_SPEC_POINTERS = {
-  Pod: '/spec',
-  PodTemplate: '/template/spec',
-  ReplicationController: '/spec/template/spec',
-  ReplicaSet: '/spec/template/spec',
-  Deployment: '/spec/template/spec',
-  StatefulSet: '/spec/template/spec',
-  DaemonSet: '/spec/template/spec',
-  Job: '/spec/template/spec',
-  CronJob: '/spec/jobTemplate/spec/template/spec',
-} as const satisfies Readonly<Record<string, string>>;
+/** The kinds one configuration walks, looked up by API group, version and kind. */
+export interface WorkloadKinds {
+  /** Every kind: the built-in ones in table order, then the custom ones in config order. */
+  readonly all: readonly WorkloadKind[];
+  /**
+   * The kind of an object of `kind` in `group` at `version` (its apiVersion taken apart, or an
+   * AdmissionReview's `request.kind`); undefined for a kind tagpin does not walk. An undefined group
+   * (an object without apiVersion) finds built-in kinds by name only.
+   */
+  find(group: string | undefined, version: string | undefined, kind: string): WorkloadKind | undefined;
+  /** The kind of a manifest object, from its own `apiVersion` and `kind`. */
+  ofObject(object: unknown): WorkloadKind | undefined;
+}
 
-/** A kind whose pod template tagpin knows how to walk. */
-export type SupportedKind = keyof typeof POD_SPEC_POINTERS;
+const byWorkloads = new WeakMap<WorkloadsSpec, WorkloadKinds>();
 
-/** Every kind of the table, in its order. */
-export const SUPPORTED_KINDS = Object.keys(POD_SPEC_POINTERS) as readonly SupportedKind[];
+/**
+ * The built-in kinds plus those `workloads` adds (config.workloads: presets, then customKinds);
+ * only the built-in ones without it. Built once per (frozen) settings object and then reused.
+ */
+export function workloadKinds(workloads?: WorkloadsSpec): WorkloadKinds {
+  if (workloads === undefined) return BUILT_IN_ONLY;
+  let kinds = byWorkloads.get(workloads);
+  if (kinds === undefined) {
+    kinds = buildKinds(customKindsOf(workloads).map((custom) => Object.freeze({ ...custom, builtIn: false })));
+    byWorkloads.set(workloads, kinds);
+  }
+  return kinds;
+}
 
-/** Whether tagpin walks objects of `kind`. */
-export function isSupportedKind(kind: string): kind is SupportedKind {
-  return Object.hasOwn(POD_SPEC_POINTERS, kind);
+const BUILT_IN_ONLY = buildKinds([]);
+
+function buildKinds(custom: readonly WorkloadKind[]): WorkloadKinds {
+  const builtIn = new Map(BUILT_IN_KINDS.map((k) => [k.kind, k]));
+  const byGroupKind = new Map(custom.map((k) => [`${k.apiGroup}/${k.kind}`, k]));
+  const find = (group: string | undefined, version: string | undefined, kind: string): WorkloadKind | undefined => {
+    const known = builtIn.get(kind);
+    if (known !== undefined && (group === undefined || group === known.apiGroup)) return known;
+    if (group === undefined) return undefined;
+    const found = byGroupKind.get(`${group}/${kind}`);
+    if (found === undefined) return undefined;
+    return version === undefined || found.versions.includes('*') || found.versions.includes(version) ? found : undefined;
+  };
+  return {
+    all: Object.freeze([...BUILT_IN_KINDS, ...custom]),
+    find,
+    ofObject(object) {
+      if (!isRecord(object) || typeof object.kind !== 'string') return undefined;
+      if (typeof object.apiVersion !== 'string') return find(undefined, undefined, object.kind);
+      const { group, version } = splitApiVersion(object.apiVersion);
+      return find(group, version, object.kind);
+    },
+  };
+}
+
+/** `apps/v1` → group `apps`, version `v1`; `v1` → the core group `''`. */
+export function splitApiVersion(apiVersion: string): { readonly group: string; readonly version: string } {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash === -1 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 const CONTAINER_SLOTS = [ImageSlot.container, ImageSlot.initContainer, ImageSlot.ephemeralContainer] as const;
 
-/** JSON Pointer of the pod spec for `kind`, or undefined for an unsupported kind. */
-export function podSpecPointer(kind: string): string | undefined {
-  return isSupportedKind(kind) ? POD_SPEC_POINTERS[kind] : undefined;
-}
-
 /**
- * Every image field of `object`: containers, initContainers, ephemeralContainers (`…/N/image`) and
- * image volumes (`…/volumes/N/image/reference`), in that order. A container without an `image` key is
- * skipped (templates may leave it to be filled later); any other value, string or not, is listed so
- * policy can report it. Unknown kinds and odd shapes yield fewer fields, never an exception.
+ * Every image field of `object`, an object of `kind` (a WorkloadKind, or the name of a built-in kind).
+ * For each pod spec: containers, initContainers, ephemeralContainers (`…/N/image`) and image volumes
+ * (`…/volumes/N/image/reference`), in that order; then the fields of the kind's `images` patterns.
+ * A path found twice is listed once. A container without an `image` key is skipped (templates may
+ * leave it to be filled later); any other value, string or not, is listed so policy can report it.
+ * Unknown kinds and odd shapes yield fewer fields, never an exception.
  */
-export function listImages(kind: string, object: unknown): readonly ImageField[] {
-  const base = podSpecPointer(kind);
-  if (base === undefined) return [];
-  const spec = getAtPointer(object, base);
-  if (!isRecord(spec)) return [];
+export function listImages(kind: string | WorkloadKind, object: unknown): readonly ImageField[] {
+  const patterns = patternsOf(kind);
+  if (patterns === undefined) return [];
   const fields: ImageField[] = [];
-  for (const slot of CONTAINER_SLOTS) {
-    forEachRecord(spec[slot], (container, i) => {
-      if (!Object.hasOwn(container, 'image') || container.image === undefined) return;
-      fields.push(field(`${base}/${slot}/${String(i)}/image`, container.image, slot, container.name));
-    });
+  const seen = new Set<string>();
+  const add = (found: ImageField): void => {
+    if (seen.has(found.path)) return;
+    seen.add(found.path);
+    fields.push(found);
+  };
+  for (const pattern of patterns.podSpecs) {
+    for (const { pointer, value } of matchPattern(object, pattern)) if (isRecord(value)) podSpecFields(pointer, value, add);
   }
-  forEachRecord(spec[ImageSlot.volume], (volume, i) => {
-    const source = volume.image;
-    if (!isRecord(source) || !Object.hasOwn(source, 'reference') || source.reference === undefined) return;
-    fields.push(field(`${base}/volumes/${String(i)}/image/reference`, source.reference, ImageSlot.volume, volume.name));
-  });
+  for (const pattern of patterns.images) {
+    for (const { pointer, value } of matchPattern(object, pattern)) {
+      const beside = getAtPointer(object, pointer.slice(0, pointer.lastIndexOf('/')));
+      add(field(pointer, value, ImageSlot.pattern, isRecord(beside) ? beside.name : undefined));
+    }
+  }
   return fields;
 }
 
-/** The pod spec's service account and pull-secret names; empty for unknown kinds and bad shapes. */
-export function podSpecOf(kind: string, object: unknown): PodSpecInfo {
-  const base = podSpecPointer(kind);
-  const spec = base === undefined ? undefined : getAtPointer(object, base);
-  if (!isRecord(spec)) return { serviceAccountName: undefined, imagePullSecrets: [] };
-  // Kubernetes still honours the deprecated `serviceAccount` when `serviceAccountName` is unset.
-  const serviceAccountName = nonEmptyString(spec.serviceAccountName) ?? nonEmptyString(spec.serviceAccount);
-  const imagePullSecrets: string[] = [];
-  forEachRecord(spec.imagePullSecrets, (ref) => {
-    const name = nonEmptyString(ref.name);
-    if (name !== undefined && !imagePullSecrets.includes(name)) imagePullSecrets.push(name);
-  });
-  return { serviceAccountName, imagePullSecrets };
-}
-
 /**
- * Reads the value at an RFC 6901 pointer; undefined when the path does not exist or the pointer is
- * malformed. Only own properties are followed, so `/__proto__` or `/constructor` find nothing.
+ * The service account and pull-secret names of the object's pod specs: the first `serviceAccountName`
+ * set, and every `imagePullSecrets` name in order; empty for unknown kinds, bad shapes and kinds
+ * without pod specs (their images are looked up with the namespace's `default` service account).
  */
-export function getAtPointer(object: unknown, pointer: string): unknown {
-  if (pointer === '') return object;
-  if (!pointer.startsWith('/')) return undefined;
-  let current: unknown = object;
-  for (const token of pointer.slice(1).split('/')) {
-    const key = unescapeToken(token);
-    if (Array.isArray(current)) {
-      if (!/^(?:0|[1-9][0-9]*)$/.test(key)) return undefined;
-      current = current[Number(key)];
-    } else if (isRecord(current)) {
-      current = Object.hasOwn(current, key) ? current[key] : undefined;
-    } else {
-      return undefined;
+export function podSpecOf(kind: string | WorkloadKind, object: unknown): PodSpecInfo {
+  let serviceAccountName: string | undefined;
+  const imagePullSecrets: string[] = [];
+  for (const pattern of patternsOf(kind)?.podSpecs ?? []) {
+    for (const { value: spec } of matchPattern(object, pattern)) {
+      if (!isRecord(spec)) continue;
+      // Kubernetes still honours the deprecated `serviceAccount` when `serviceAccountName` is unset.
+      serviceAccountName ??= nonEmptyString(spec.serviceAccountName) ?? nonEmptyString(spec.serviceAccount);
+      forEachRecord(spec.imagePullSecrets, (ref) => {
+        const name = nonEmptyString(ref.name);
+        if (name !== undefined && !imagePullSecrets.includes(name)) imagePullSecrets.push(name);
+      });
     }
-    if (current === undefined) return undefined;
   }
-  return current;
-}
-
-/** Escapes one reference token for a JSON Pointer (`~` → `~0`, `/` → `~1`). */
-export function escapePointerToken(token: string): string {
-  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+  return { serviceAccountName, imagePullSecrets };
 }
 
 /** A `replace` operation for an image field. */
@@ -111,9 +132,36 @@ export function replaceImage(path: string, value: string): ReplaceOperation {
   return { op: 'replace', path, value };
 }
 
-function unescapeToken(token: string): string {
-  // Order matters: `~01` must become `~1`, not `/`.
-  return token.replaceAll('~1', '/').replaceAll('~0', '~');
+interface Patterns {
+  readonly podSpecs: readonly PointerPattern[];
+  readonly images: readonly PointerPattern[];
+}
+
+const compiled = new WeakMap<WorkloadKind, Patterns>();
+
+function patternsOf(kind: string | WorkloadKind): Patterns | undefined {
+  const workload = typeof kind === 'string' ? (isSupportedKind(kind) ? BUILT_IN_ONLY.find(undefined, undefined, kind) : undefined) : kind;
+  if (workload === undefined) return undefined;
+  let patterns = compiled.get(workload);
+  if (patterns === undefined) {
+    patterns = { podSpecs: workload.podSpecs.map(compilePattern), images: workload.images.map(compilePattern) };
+    compiled.set(workload, patterns);
+  }
+  return patterns;
+}
+
+function podSpecFields(base: string, spec: Record<string, unknown>, add: (found: ImageField) => void): void {
+  for (const slot of CONTAINER_SLOTS) {
+    forEachRecord(spec[slot], (container, i) => {
+      if (!Object.hasOwn(container, 'image') || container.image === undefined) return;
+      add(field(`${base}/${slot}/${String(i)}/image`, container.image, slot, container.name));
+    });
+  }
+  forEachRecord(spec[ImageSlot.volume], (volume, i) => {
+    const source = volume.image;
+    if (!isRecord(source) || !Object.hasOwn(source, 'reference') || source.reference === undefined) return;
+    add(field(`${base}/volumes/${String(i)}/image/reference`, source.reference, ImageSlot.volume, volume.name));
+  });
 }
 
 function field(path: string, value: unknown, slot: ImageSlot, name: unknown): ImageField {
@@ -126,7 +174,6 @@ function forEachRecord(list: unknown, visit: (item: Record<string, unknown>, ind
     if (isRecord(item)) visit(item, index);
   });
 }
-
 
 function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;

@@ -1,11 +1,13 @@
-// Shapes of the image fields found in a Kubernetes object.
+// Shapes of the kinds tagpin walks and of the image fields found in their objects.
 
-/** Where an image field sits in the pod spec. */
+/** Where an image field sits: a slot of a pod spec, or a field an image pattern names. */
 export const ImageSlot = {
   container: 'containers',
   initContainer: 'initContainers',
   ephemeralContainer: 'ephemeralContainers',
   volume: 'volumes',
+  /** A field found by an `images` pattern of a custom kind. */
+  pattern: 'pattern',
 } as const;
 export type ImageSlot = (typeof ImageSlot)[keyof typeof ImageSlot];
 
@@ -16,7 +18,7 @@ export interface ImageField {
   /** The value found there; not necessarily a string (bad input is reported, not thrown). */
   readonly value: unknown;
   readonly slot: ImageSlot;
-  /** Container or volume name, when present. */
+  /** Container or volume name (for a pattern field, the `name` beside it), when present. */
   readonly name?: string;
 }
 
@@ -33,4 +35,35 @@ export interface PodSpecInfo {
   readonly serviceAccountName: string | undefined;
   /** Names from `imagePullSecrets[].name`, in order, without duplicates. */
   readonly imagePullSecrets: readonly string[];
+}
+
+/**
+ * A custom resource kind, as `workloads.customKinds` describes it (docs/contract.md, "Custom kinds").
+ * Pointer patterns are RFC 6901 JSON Pointers in which a `*` segment stands for every index of an array.
+ */
+export interface CustomKind {
+  /** API group of the CustomResourceDefinition, e.g. `argoproj.io`. */
+  readonly apiGroup: string;
+  /** `kind` of its objects, e.g. `Rollout`. */
+  readonly kind: string;
+  /** Plural resource name, e.g. `rollouts`: what webhook rules match. */
+  readonly resource: string;
+  /** Versions read; `['*']` for every version. @default ['*'] */
+  readonly versions: readonly string[];
+  /** Patterns of pod specs, walked like a built-in kind's (containers, volumes, pull credentials). @default [] */
+  readonly podSpecs: readonly string[];
+  /** Patterns of image strings outside any pod spec. @default [] */
+  readonly images: readonly string[];
+}
+
+/** One kind tagpin walks: a built-in one or a custom one. */
+export interface WorkloadKind extends CustomKind {
+  /** True for the nine kinds of Kubernetes itself. */
+  readonly builtIn: boolean;
+}
+
+/** What `workloads` in the config says: presets by name and kinds written out. */
+export interface WorkloadsSpec {
+  readonly presets: readonly string[];
+  readonly customKinds: readonly CustomKind[];
 }

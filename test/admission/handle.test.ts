@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/index.ts';
 import { emptyKeyring } from '../../src/credentials/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 import type { Resolver } from '../../src/registry/index.ts';
-import { requireRegistryBinary, startRegistry } from '../support/registry.ts';
+import { startAppRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { deployment, pod } from '../support/objects.ts';
 import { admissionReview } from '../support/reviews.ts';
@@ -22,10 +22,7 @@ describe('handleReview', () => {
   let image: string;
 
   before(async () => {
-    requireRegistryBinary();
-    registry = await startRegistry('http');
-    digest = await registry.push('demo/app', 'v1', 'oci-manifest');
-    image = `${registry.host}/demo/app:v1`;
+    ({ registry, image, digest } = await startAppRegistry());
     resolver = createRegistryClient({ insecure: [registry.host] });
   });
   const colds: Resolver[] = [];

@@ -19,6 +19,8 @@ describe('decodeReview', () => {
     assert.equal(request.apiVersion, 'admission.k8s.io/v1');
     assert.equal(request.uid, 'u-1');
     assert.equal(request.kind, 'Pod');
+    assert.equal(request.group, '');
+    assert.equal(request.version, 'v1');
     assert.equal(request.operation, 'CREATE');
     assert.equal(request.namespace, 'demo');
     // An empty request.name (generateName) falls back to the object's own name when it has one.
@@ -32,6 +34,13 @@ describe('decodeReview', () => {
 
   it('accepts admission.k8s.io/v1beta1 and remembers the version to answer in', () => {
     assert.equal(decodeReview(review({}, { apiVersion: 'admission.k8s.io/v1beta1' })).apiVersion, 'admission.k8s.io/v1beta1');
+  });
+
+  it('reads the group and version of a custom kind, and leaves them undefined when the review has none', () => {
+    const custom = decodeReview(review({ kind: { group: 'argoproj.io', version: 'v1alpha1', kind: 'Rollout' } }));
+    assert.deepEqual([custom.group, custom.version, custom.kind], ['argoproj.io', 'v1alpha1', 'Rollout']);
+    const bare = decodeReview(review({ kind: { kind: 'Pod' } }));
+    assert.deepEqual([bare.group, bare.version], [undefined, undefined]);
   });
 
   it('accepts DELETE without an object', () => {
@@ -50,6 +59,7 @@ describe('decodeReview', () => {
     ['an empty uid', review({ uid: '' }), /^request\.uid is missing$/],
     ['a numeric uid', review({ uid: 7 }), /request\.uid must be a string \(got 7\)/],
     ['a missing kind', review({ kind: undefined }), /request\.kind\.kind is missing/],
+    ['a numeric kind group', review({ kind: { group: 1, version: 'v1', kind: 'Pod' } }), /request\.kind\.group must be a string \(got 1\)/],
     ['an unknown operation', review({ operation: 'APPLY' }), /request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT \(got "APPLY"\)/],
     ['CREATE without object', review({ object: undefined }), /request\.object is missing \(required for CREATE\)/],
     ['UPDATE with a string object', review({ operation: 'UPDATE', object: 'pod' }), /request\.object must be a JSON object/],

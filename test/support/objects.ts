@@ -58,3 +58,28 @@ export function job(images: readonly unknown[], options: ObjectOptions = {}): Re
     status: {},
   };
 }
+
+/** Argo Rollouts `Rollout` `web` (argoproj.io/v1alpha1): a Deployment's pod template under a canary strategy. */
+export function rollout(images: readonly unknown[], options: ObjectOptions = {}): Record<string, unknown> {
+  return {
+    kind: 'Rollout',
+    apiVersion: 'argoproj.io/v1alpha1',
+    metadata: { name: 'web', namespace: options.namespace ?? 'demo' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: podSpec(images, options) },
+      strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } },
+    },
+  };
+}
+
+/** Knative Serving `Service` `hello` (serving.knative.dev/v1): a revision template holding a pod spec. */
+export function knativeService(images: readonly unknown[], options: ObjectOptions = {}): Record<string, unknown> {
+  return {
+    kind: 'Service',
+    apiVersion: 'serving.knative.dev/v1',
+    metadata: { name: 'hello', namespace: options.namespace ?? 'demo' },
+    spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/min-scale': '1' } }, spec: { containerConcurrency: 0, ...podSpec(images, options) } } },
+  };
+}

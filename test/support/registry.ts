@@ -614,3 +614,11 @@ function tarOneFile(name: string, content: Buffer): Buffer {
   const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
   return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
 }
+
+/** A plain-HTTP registry holding one image, `demo/app:v1` (an OCI manifest), with the digest the registry reported for it. */
+export async function startAppRegistry(): Promise<{ readonly registry: TestRegistry; readonly image: string; readonly digest: string }> {
+  requireRegistryBinary();
+  const registry = await startRegistry('http');
+  const digest = await registry.push('demo/app', 'v1', 'oci-manifest');
+  return { registry, image: `${registry.host}/demo/app:v1`, digest };
+}

@@ -1,5 +1,6 @@
 // AdmissionReviews as the API server sends them, the answers tagpin gives, and the fixture objects with their images.
 import { readFileSync } from 'node:fs';
+import { BUILT_IN_KINDS, PRESETS, splitApiVersion } from '../../src/workload/index.ts';
 import type { ContentKind, TestRegistry } from './registry.ts';
 
 /** The parts of an AdmissionReview answer tests look at. */
@@ -37,25 +38,13 @@ export interface ReviewFields {
   readonly user?: string;
 }
 
-const groupVersion: Readonly<Record<string, readonly [string, string, string]>> = {
-  Pod: ['', 'v1', 'pods'],
-  PodTemplate: ['', 'v1', 'podtemplates'],
-  ReplicationController: ['', 'v1', 'replicationcontrollers'],
-  ReplicaSet: ['apps', 'v1', 'replicasets'],
-  Deployment: ['apps', 'v1', 'deployments'],
-  StatefulSet: ['apps', 'v1', 'statefulsets'],
-  DaemonSet: ['apps', 'v1', 'daemonsets'],
-  Job: ['batch', 'v1', 'jobs'],
-  CronJob: ['batch', 'v1', 'cronjobs'],
-};
-
 let uidCounter = 0;
 
 /** An AdmissionReview as the API server sends it, around `fields.object`. */
 export function admissionReview(fields: ReviewFields): Record<string, unknown> {
-  const object = fields.object as { kind?: string; metadata?: { name?: string; namespace?: string } } | undefined;
+  const object = fields.object as { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } } | undefined;
   const kind = fields.kind ?? object?.kind ?? 'Pod';
-  const [group, version, resource] = groupVersion[kind] ?? ['example.com', 'v1', `${kind.toLowerCase()}s`];
+  const [group, version, resource] = groupVersionResource(kind, object?.apiVersion);
   const namespace = fields.namespace ?? object?.metadata?.namespace ?? 'demo';
   uidCounter += 1;
   return {
@@ -78,6 +67,18 @@ export function admissionReview(fields: ReviewFields): Record<string, unknown> {
       options: { apiVersion: 'meta.k8s.io/v1', kind: fields.operation === 'UPDATE' ? 'UpdateOptions' : 'CreateOptions' },
     },
   };
+}
+
+/**
+ * What the API server says of a kind: a built-in kind's own group; else the object's apiVersion with
+ * the resource of a preset of that group and kind, or `<kind>s`; `example.com/v1` without an apiVersion.
+ */
+function groupVersionResource(kind: string, apiVersion: string | undefined): readonly [string, string, string] {
+  const builtIn = BUILT_IN_KINDS.find((k) => k.kind === kind);
+  if (builtIn !== undefined) return [builtIn.apiGroup, 'v1', builtIn.resource];
+  const { group, version } = apiVersion === undefined ? { group: 'example.com', version: 'v1' } : splitApiVersion(apiVersion);
+  const preset = Object.values(PRESETS).flat().find((k) => k.apiGroup === group && k.kind === kind);
+  return [group, version, preset?.resource ?? `${kind.toLowerCase()}s`];
 }
 
 /** The JSON Patch of an answer, decoded; empty when there is none. */

@@ -281,7 +281,73 @@ annotations:
 ["Pod","PodTemplate","ReplicationController","ReplicaSet","Deployment","StatefulSet","DaemonSet","Job","CronJob"]
 {{- end -}}
 
-{{/* Resource rules per kind; pods/ephemeralcontainers because a rule on pods alone never sees them. */}}
+{{/*
+Custom kinds each preset of config.workloads.presets adds, as JSON: the webhook rules' part of
+src/workload/kinds.ts PRESETS (a test holds the two together).
+*/}}
+{{- define "tagpin.presets" -}}
+{"argo-rollouts":[{"apiGroup":"argoproj.io","kind":"Rollout","resource":"rollouts","versions":["v1alpha1"]}],"knative-serving":[{"apiGroup":"serving.knative.dev","kind":"Service","resource":"services","versions":["v1"]}]}
+{{- end -}}
+
+{{/* Every kind config.workloads adds (presets, then customKinds) as a JSON array of {apiGroup, kind, resource, versions}; a kind named twice fails. */}}
+{{- define "tagpin.customKinds" -}}
+{{- $workloads := .Values.config.workloads | default dict -}}
+{{- $presets := include "tagpin.presets" . | fromJson -}}
+{{- $kinds := list -}}
+{{- range $name := $workloads.presets | default list -}}
+{{- $kinds = concat $kinds (index $presets $name) -}}
+{{- end -}}
+{{- range $kind := $workloads.customKinds | default list -}}
+{{- $kinds = append $kinds (dict "apiGroup" $kind.apiGroup "kind" $kind.kind "resource" $kind.resource "versions" ($kind.versions | default (list "*"))) -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range $kind := $kinds -}}
+{{- range $key := list (printf "kind %s" $kind.kind) (printf "resource %s" $kind.resource) -}}
+{{- $id := printf "%s %s" $kind.apiGroup $key -}}
+{{- if hasKey $seen $id -}}
+{{- fail (printf "config.workloads names %s of group %s twice (in presets or customKinds): keep one of them" $key $kind.apiGroup) -}}
+{{- end -}}
+{{- $_ := set $seen $id true -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $kinds -}}
+{{- end -}}
+
+{{/*
+Kinds the mutating webhook covers, as JSON {"names": [kind names], "custom": [kinds]}: config.mutate.kinds,
+or, when it is unset, every built-in kind and every kind of config.workloads. A name that is neither
+fails, as tagpin itself would refuse it at start-up.
+*/}}
+{{- define "tagpin.mutatedKinds" -}}
+{{- $mutate := .Values.config.mutate | default dict -}}
+{{- $builtIn := include "tagpin.supportedKinds" . | fromJsonArray -}}
+{{- $custom := include "tagpin.customKinds" . | fromJsonArray -}}
+{{- $known := $builtIn -}}
+{{- range $custom -}}
+{{- $known = append $known .kind -}}
+{{- end -}}
+{{- $names := $known -}}
+{{- if hasKey $mutate "kinds" -}}
+{{- $names = $mutate.kinds | default list -}}
+{{- range $name := $names -}}
+{{- if not (has $name $known) -}}
+{{- fail (printf "config.mutate.kinds names %s, which is neither a built-in kind nor a kind of config.workloads: add it under config.workloads or remove it (known: %s)" $name (join ", " $known)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $mutated := list -}}
+{{- range $custom -}}
+{{- if has .kind $names -}}
+{{- $mutated = append $mutated . -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (dict "names" $names "custom" $mutated) -}}
+{{- end -}}
+
+{{/*
+Resource rules: per built-in kind in .kinds (pods/ephemeralcontainers because a rule on pods alone
+never sees them), then one per kind of .custom, at the versions it lists, namespaced or not.
+*/}}
 {{- define "tagpin.rules" -}}
 {{- $table := list
   (list "" "Pod" "pods") (list "" "Pod" "pods/ephemeralcontainers")
@@ -304,6 +370,13 @@ annotations:
   resources: {{ toJson $resources }}
   scope: Namespaced
 {{- end }}
+{{- end }}
+{{- range $custom := .custom | default list }}
+- apiGroups: [{{ $custom.apiGroup | quote }}]
+  apiVersions: {{ toJson $custom.versions }}
+  operations: ["CREATE", "UPDATE"]
+  resources: [{{ $custom.resource | quote }}]
+  scope: "*"
 {{- end }}
 {{- end -}}
 
