@@ -6,17 +6,19 @@ import {
   COMMAND_HELP,
   ExitCode,
   OVERVIEW,
+  UsageError,
   debugDetails,
   exitCodeFor,
   formatError,
   parseCommandLine,
   processIo,
+  runAudit,
   runCheck,
   runPin,
   runResolve,
   versionText,
 } from './cli/index.ts';
-import type { CommonOptions, LookupContext } from './cli/index.ts';
+import type { AuditScope, CommonOptions, LookupContext } from './cli/index.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
   const command = parseCommandLine(argv);
@@ -48,7 +50,40 @@ async function main(argv: readonly string[]): Promise<number> {
       const config = await configFor(command);
       return withRegistry(config, (context) => runPin({ files: command.files, write: command.write, config }, context, processIo));
     }
+    case 'audit': {
+      const config = await configFor(command);
+      // Loaded only here: the Kubernetes client's config module is of no use to the other commands.
+      const kube = await import('./kube/index.ts');
+      const { listImages, podSpecOf } = await import('./workload/index.ts');
+      const kubeConfig = kube.loadKubeConfig(command.kubeconfig);
+      if (kubeConfig === undefined) {
+        throw new UsageError('no cluster to audit: give --kubeconfig FILE, set KUBECONFIG, or run inside a cluster', 'audit');
+      }
+      const namespace = auditNamespace(command.namespace, () => kube.contextNamespace(kubeConfig));
+      return withRegistry(config, ({ resolver, keyring }) =>
+        runAudit(
+          {
+            output: command.output,
+            lister: kube.createKubeLister(kubeConfig),
+            resources: Object.values(kube.BUILTIN_RESOURCES),
+            reader: { imagesOf: listImages, podSpecOf },
+            namespace,
+            resolver,
+            keyring,
+            credentials: kube.createKubeCredentialSource({ kubeConfig }),
+            config,
+          },
+          processIo,
+        ),
+      );
+    }
   }
+}
+
+/** The namespace `audit` lists in; undefined for all of them. */
+function auditNamespace(scope: AuditScope, fromContext: () => string): string | undefined {
+  if (scope === 'all') return undefined;
+  return scope === 'context' ? fromContext() : scope.namespace;
 }
 
 /** The configuration file (or $TAGPIN_CONFIG, or defaults) with the command line's registry flags applied. */

@@ -1,6 +1,6 @@
-// Reads single Secrets and ServiceAccounts from the Kubernetes API (GET only), as outcomes that never throw.
+// Reads from the Kubernetes API (GET only: single Secrets and ServiceAccounts, pages of lists), as outcomes that never throw.
 // Only the client's KubeConfig is used (where the API is, how to authenticate, token rotation, exec
-// plugins); the reads themselves are two plain GETs, so the generated API classes and their models
+// plugins); the reads themselves are plain GETs, so the generated API classes and their models
 // (most of the client's code and memory) are never loaded.
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AgentOptions, RequestOptions } from 'node:https';
@@ -15,6 +15,9 @@ export interface KubeReader {
   readServiceAccount(namespace: string, name: string, signal: AbortSignal): Promise<ReadOutcome<V1ServiceAccount>>;
 }
 
+/** One GET of an API path (with its query), its JSON body parsed; never throws. */
+export type KubeGet = <T>(path: string, signal: AbortSignal, maxBodyBytes?: number) => Promise<ReadOutcome<T>>;
+
 /** An object larger than this is no Secret the API server would store (etcd's limit is 1.5 MiB). */
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -23,6 +26,17 @@ const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorize
 
 /** A reader over `kubeConfig`'s current context. @throws Error when the config has no current cluster */
 export function createKubeReader(kubeConfig: KubeConfig): KubeReader {
+  const read = createKubeGet(kubeConfig);
+  return {
+    readSecret: (namespace, name, signal) =>
+      read<V1Secret>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`, signal),
+    readServiceAccount: (namespace, name, signal) =>
+      read<V1ServiceAccount>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}`, signal),
+  };
+}
+
+/** GETs over `kubeConfig`'s current context, sharing one keep-alive pool. @throws Error when the config has no current cluster */
+export function createKubeGet(kubeConfig: KubeConfig): KubeGet {
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
   const server = new URL(cluster.server);
@@ -41,13 +55,13 @@ export function createKubeReader(kubeConfig: KubeConfig): KubeReader {
     return agent;
   };
 
-  const read = async <T>(path: string, signal: AbortSignal): Promise<ReadOutcome<T>> => {
+  return async <T>(path: string, signal: AbortSignal, maxBodyBytes = MAX_BODY_BYTES): Promise<ReadOutcome<T>> => {
     try {
       // The kubeconfig decides the Authorization header on every call: a rotated token file or an
       // exec plugin's new token is picked up as the client itself would.
       const options: RequestOptions = { headers: {} };
       await kubeConfig.applyToHTTPSOptions(options);
-      const response = await get(server, `${base}${path}`, { ...options, agent: agentFor(options) }, signal);
+      const response = await get(server, `${base}${path}`, { ...options, agent: agentFor(options) }, signal, maxBodyBytes);
       if (response.status === 404) return { status: 'not-found' };
       if (response.status === 403) return { status: 'forbidden' };
       if (response.status !== 200) return { status: 'failed', reason: `HTTP ${String(response.status)}` };
@@ -57,16 +71,10 @@ export function createKubeReader(kubeConfig: KubeConfig): KubeReader {
       return { status: 'failed', reason: networkReason(err) };
     }
   };
-  return {
-    readSecret: (namespace, name, signal) =>
-      read<V1Secret>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`, signal),
-    readServiceAccount: (namespace, name, signal) =>
-      read<V1ServiceAccount>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}`, signal),
-  };
 }
 
 /** One GET; the body is read only for a 200 (an error body may quote the object). */
-function get(server: URL, path: string, options: RequestOptions, signal: AbortSignal): Promise<{ readonly status: number; readonly body: string }> {
+function get(server: URL, path: string, options: RequestOptions, signal: AbortSignal, maxBodyBytes: number): Promise<{ readonly status: number; readonly body: string }> {
   // A plain-http server is what the client allows with insecure-skip-tls-verify only (its own rule).
   const send = server.protocol === 'http:' ? httpRequest : httpsRequest;
   return new Promise((resolve, reject) => {
@@ -92,7 +100,7 @@ function get(server: URL, path: string, options: RequestOptions, signal: AbortSi
         let size = 0;
         response.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_BODY_BYTES) {
+          if (size > maxBodyBytes) {
             req.destroy(new Error('response too large'));
             return;
           }

@@ -1,4 +1,4 @@
-// Resolves one tag to its manifest digest: cache scoping, single-flight, negative cache, HEAD then GET.
+// Resolves one tag to its manifest digest (or confirms a digest the registry still holds): cache scoping, single-flight, negative cache, HEAD then GET.
 import { ConfigError, RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { Credential } from '../credentials/index.ts';
 import { SingleFlight, TtlCache } from '../cache/index.ts';
@@ -12,7 +12,7 @@ import { compileHostGlobs } from './host-globs.ts';
 import { Negotiator, manifestUrl } from './auth.ts';
 import type { Target } from './auth.ts';
 import { checkingScheme, explainStatus } from './diagnose.ts';
-import { isTransientFailure, statusFailure } from './failure.ts';
+import { isTransientFailure, lookupName, statusFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
 import type { Learned } from './fetch.ts';
@@ -42,6 +42,14 @@ const NEGATIVE_TTL_MS = 3000;
 interface Route {
   readonly auth: Negotiator;
   readonly retry: RetryPolicy;
+}
+
+/**
+ * What a lookup asks the registry for: the tag (`latest` when none is written), or the digest of a
+ * reference that names a digest and no tag, which confirms the registry still holds that manifest.
+ */
+function lookedUp(ref: ImageReference): string {
+  return ref.tag ?? ref.digest ?? 'latest';
 }
 
 /** What a lookup answers, from what was learned for it. */
@@ -104,9 +112,9 @@ export class RegistryClient implements Resolver {
   }
 
   peek(ref: ImageReference): ResolvedImage | undefined {
-    const tag = ref.tag ?? 'latest';
+    const tag = lookedUp(ref);
     if (!this.#allowed(ref.registry)) return undefined;
-    const hit = this.#cache.get(`${ref.registry}/${ref.repository}:${tag}#${ANONYMOUS}`);
+    const hit = this.#cache.get(`${lookupName({ ...ref, tag })}#${ANONYMOUS}`);
     if (hit === undefined) return undefined;
     this.#observer?.onCache?.('hit');
     return answerOf(ref, tag, hit, 'cache');
@@ -114,7 +122,7 @@ export class RegistryClient implements Resolver {
 
   async resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage> {
     const startedAt = Date.now();
-    const tag = ref.tag ?? 'latest';
+    const tag = lookedUp(ref);
     const context: FailureContext = { image: ref.original, registry: ref.registry };
     this.#checkAllowed(ref.registry, context);
 
@@ -129,7 +137,7 @@ export class RegistryClient implements Resolver {
     );
     // A digest learned at a mirror is scoped to the mirror's credential that got it, so those count too.
     const fingerprints = [...new Set([...credentials, ...mirrorCredentials.flat()].map((c) => fingerprint(c)))];
-    const name = `${ref.registry}/${ref.repository}:${tag}`;
+    const name = lookupName({ ...ref, tag });
 
     // A digest learned anonymously serves anyone; one learned with a credential serves only its holders.
     for (const scope of [ANONYMOUS, ...fingerprints]) {
@@ -266,7 +274,7 @@ export class RegistryClient implements Resolver {
         await this.#confirm(target, learned.digest, headers, status === 200 ? 'HEAD' : 'GET', budget, route);
       }
     }
-    this.#cache.set(`${target.registry}/${target.repository}:${target.tag}#${learned.fingerprint}`, learned);
+    this.#cache.set(`${lookupName(target)}#${learned.fingerprint}`, learned);
     return learned;
   }
 
