@@ -113,8 +113,8 @@ violation; failed images are listed and counted on stderr but leave the exit cod
   -n, --namespace NAME     audit one namespace (default: the kubeconfig context's, else default)
   -A, --all-namespaces     audit every namespace
   -o, --output text|json   text: NAMESPACE KIND/NAME PATH IMAGE STATE [REASON] per image and a summary
-                           (default); json: [{namespace, kind, name, path, image, state, digest,
-                                              tagDigest, reason, excluded}]
+                           (default); json: [{namespace, apiVersion, kind, name, uid, path, image,
+                                   state, digest, tagDigest, reason, excluded}]
 
 ${COMMON_FLAGS}
 

@@ -36,7 +36,7 @@ export async function collectWorkloads(
   const warnings: string[] = [];
   const outcomes = await Promise.all(
     resources.map((resource) => lister.list(resource, namespace, (object) => {
-      const workload = reduce(resource.kind, object, reader);
+      const workload = reduce(resource, object, reader);
       if (workload !== undefined) all.push(workload);
     }, signal)),
   );
@@ -54,7 +54,7 @@ export async function collectWorkloads(
   return { workloads, listed: all.length, warnings };
 }
 
-function reduce(kind: string, object: unknown, reader: WorkloadReader): Workload | undefined {
+function reduce({ kind, apiVersion }: WorkloadResource, object: unknown, reader: WorkloadReader): Workload | undefined {
   if (!isRecord(object) || !isRecord(object.metadata)) return undefined;
   const { metadata } = object;
   const controllers: string[] = [];
@@ -64,6 +64,7 @@ function reduce(kind: string, object: unknown, reader: WorkloadReader): Workload
     }
   }
   return {
+    apiVersion,
     kind,
     namespace: text(metadata.namespace),
     name: text(metadata.name),

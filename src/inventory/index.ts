@@ -110,8 +110,10 @@ export async function takeInventory(options: InventoryOptions): Promise<Inventor
     const verdict = plan.settled ? { state: plan.state, tagDigest: null, reason: plan.reason } : judged.get(index);
     return {
       namespace: workload.namespace,
+      apiVersion: workload.apiVersion,
       kind: workload.kind,
       name: workload.name,
+      uid: workload.uid,
       path,
       image: typeof value === 'string' ? value : null,
       state: verdict?.state ?? 'failed',

@@ -24,8 +24,11 @@ export const FAILING_STATES: ReadonlySet<ImageState> = new Set([ImageState.drift
 /** One image field of one workload and its state. */
 export interface InventoryImage {
   readonly namespace: string;
+  readonly apiVersion: string;
   readonly kind: string;
   readonly name: string;
+  /** `metadata.uid` of the workload. */
+  readonly uid: string;
   /** JSON Pointer of the field in its object. */
   readonly path: string;
   /** The value as written; null when it is not a string. */
@@ -43,6 +46,7 @@ export interface InventoryImage {
 
 /** A listed object reduced to what the inventory needs. */
 export interface Workload {
+  readonly apiVersion: string;
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;

@@ -11,6 +11,7 @@ import type { Json, Kubectl } from './support/kubectl.ts';
 import { containerImages, pod } from './support/objects.ts';
 import { installTagpin } from './support/tagpin.ts';
 import type { InstalledTagpin } from './support/tagpin.ts';
+import type { TagpinServer } from '../support/serve.ts';
 
 const NS = 'apps';
 /** More objects than one list page holds (LIST_PAGE_SIZE, 250). */
@@ -202,6 +203,82 @@ describe('tagpin audit on a real cluster', () => {
     assert.match(result.stderr, /^tagpin: cannot list [a-z.]+ in namespace apps: 403 Forbidden \(the user needs list on [a-z.]+\)\n$/);
     assert.equal(result.stdout, '');
   });
+
+  describe('background reports (audit.enabled) with two replicas', () => {
+    let replica: TagpinServer;
+    const servers = (): readonly TagpinServer[] => [tagpin.server, replica];
+
+    before(async () => {
+      await tagpin.upgrade({ audit: { enabled: true, intervalSeconds: 5 } });
+      replica = await tagpin.startReplica();
+    });
+
+    it('one replica holds the Lease and scans; the other never does', async () => {
+      const lease = await waitFor(async () => {
+        const found = await kubectl.get('lease', `${tagpin.release}-audit`, tagpin.namespace);
+        const holder = (found?.['spec'] as Json | undefined)?.['holderIdentity'];
+        return typeof holder === 'string' && holder !== '' ? holder : undefined;
+      }, 'the audit Lease to have a holder');
+      assert.ok(['tagpin-0', 'tagpin-1'].includes(lease), lease);
+      const [holder, other] = lease === 'tagpin-0' ? [tagpin.server, replica] : [replica, tagpin.server];
+      await holder.waitForLine((l) => l['msg'] === 'background audit: scan finished', 60_000);
+      await other.waitForLine((l) => l['msg'] === 'background audit: another replica holds the Lease; not scanning' && l['holder'] === lease, 60_000);
+      // Two more intervals: the holder scans again, the other still does not.
+      await holder.waitForLine((l) => l['msg'] === 'background audit: scan finished' && holder.lines().filter((x) => x['msg'] === 'background audit: scan finished').length >= 2, 60_000);
+      assert.equal(other.lines().filter((l) => l['msg'] === 'background audit: scan started').length, 0, 'the replica without the Lease never scanned');
+    });
+
+    it('writes a PolicyReport per namespace that agrees with tagpin audit', async () => {
+      const { records: all } = await records(['-A']);
+      const namespaces = [...new Set(all.map((r) => r.namespace))];
+      for (const namespace of namespaces) {
+        const report = await waitFor(() => kubectl.get('policyreport', 'tagpin-images', namespace), `the PolicyReport in ${namespace}`);
+        const results = report['results'] as Json[];
+        const fromReport = results.map((r) => {
+          const resource = (r['resources'] as Json[])[0] as Json;
+          return `${String(resource['kind'])}/${String(resource['name'])} ${String((r['properties'] as Json)['path'])} ${String(r['rule'])}`;
+        });
+        const fromCli = all.filter((r) => r.namespace === namespace).map((r) => `${r.kind}/${r.name} ${r.path} ${r.state}`);
+        assert.deepEqual(fromReport.sort(), fromCli.sort(), namespace);
+        const summary = report['summary'] as Json;
+        const expectFail = all.filter((r) => r.namespace === namespace && r.excluded === null && ['drifted', 'unpinned', 'violation', 'missing'].includes(r.state)).length;
+        assert.equal(summary['fail'], expectFail, `${namespace} summary.fail`);
+      }
+    });
+
+    it('sets tagpin_cluster_images by state on the replica that scanned', async () => {
+      const { records: all } = await records(['-A']);
+      const holder = servers().find((s) => s.lines().some((l) => l['msg'] === 'background audit: scan finished'));
+      assert.ok(holder !== undefined);
+      const text = await holder.metrics();
+      for (const state of ['pinned', 'drifted', 'unpinned', 'violation', 'missing', 'failed']) {
+        const count = all.filter((r) => r.state === state).length;
+        assert.match(text, new RegExp(`^tagpin_cluster_images\\{state="${state}"\\} ${String(count)}$`, 'm'), state);
+      }
+    });
+
+    it('posts one Event per drifted or missing workload, not one per scan', async () => {
+      const events = async (reason: string): Promise<Json[]> =>
+        ((JSON.parse(await kubectl.ok(['get', 'events', '-n', NS, '--field-selector', `reason=${reason}`, '-o', 'json'])) as { items: Json[] }).items);
+      const drifted = await events('ImageDrifted');
+      assert.deepEqual(drifted.map((e) => `${String((e['involvedObject'] as Json)['kind'])}/${String((e['involvedObject'] as Json)['name'])}`), ['Deployment/api']);
+      assert.match(String(drifted[0]?.['message']), /tag v1 now names sha256:/);
+      const missing = await events('ImageMissing');
+      assert.deepEqual(missing.map((e) => String((e['involvedObject'] as Json)['name'])), ['gone']);
+      const api = await kubectl.get('deployment', 'api', NS);
+      assert.equal((drifted[0]?.['involvedObject'] as Json)['uid'], (api?.['metadata'] as Json | undefined)?.['uid']);
+    });
+
+    it('when the holder stops it gives the Lease up, and the other replica takes it and scans', async () => {
+      const holderName = String(((await kubectl.get('lease', `${tagpin.release}-audit`, tagpin.namespace))?.['spec'] as Json)['holderIdentity']);
+      const [holder, other] = holderName === 'tagpin-0' ? [tagpin.server, replica] : [replica, tagpin.server];
+      await holder.stop();
+      await other.waitForLine((l) => l['msg'] === 'background audit: took the Lease', 60_000);
+      await other.waitForLine((l) => l['msg'] === 'background audit: scan finished', 60_000);
+      const lease = await kubectl.get('lease', `${tagpin.release}-audit`, tagpin.namespace);
+      assert.notEqual((lease?.['spec'] as Json)['holderIdentity'], holderName);
+    });
+  });
 });
 
 async function waitForPods(kubectl: Kubectl, namespace: string, selector: string, count: number): Promise<void> {
@@ -211,4 +288,13 @@ async function waitForPods(kubectl: Kubectl, namespace: string, selector: string
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`fewer than ${String(count)} pods with ${selector} in ${namespace}: is kube-controller-manager running?`);
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`gave up waiting for ${what}`);
 }
