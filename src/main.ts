@@ -1,8 +1,8 @@
 // CLI entry: parses argv, loads config, wires adapters, runs a command.
 // Only what parsing, help and version need is loaded up front; each command loads its own modules,
 // so `tagpin version` and `tagpin help` start in a fraction of the time.
-import { COMMAND_HELP, ExitCode, OVERVIEW, debugDetails, exitCodeFor, formatError, parseCommandLine, processIo, versionText } from './cli/index.ts';
-import type { CommonOptions, LookupContext } from './cli/index.ts';
+import { COMMAND_HELP, ExitCode, OVERVIEW, UsageError, debugDetails, exitCodeFor, formatError, parseCommandLine, processIo, versionText } from './cli/index.ts';
+import type { AuditScope, CommonOptions, LookupContext } from './cli/index.ts';
 import type { Config } from './config/index.ts';
 import type { Platform } from './reference/index.ts';
 
@@ -40,7 +40,42 @@ async function main(argv: readonly string[]): Promise<number> {
       const pin = { files: command.files, write: command.write, allowEmpty: command.allowEmpty, config };
       return withRegistry(config, command.platform, (context) => runPin(pin, context, processIo));
     }
+    case 'audit': {
+      const config = await configFor(command);
+      // Loaded only here: the Kubernetes client's config module is of no use to the other commands.
+      const kube = await import('./kube/index.ts');
+      const { objectReader, workloadKinds } = await import('./workload/index.ts');
+      const { runAudit } = await import('./cli/index.ts');
+      const kinds = workloadKinds(config.workloads);
+      const kubeConfig = kube.loadKubeConfig(command.kubeconfig);
+      if (kubeConfig === undefined) {
+        throw new UsageError('no cluster to audit: give --kubeconfig FILE, set KUBECONFIG, or run inside a cluster', 'audit');
+      }
+      const namespace = auditNamespace(command.namespace, () => kube.contextNamespace(kubeConfig));
+      return withRegistry(config, undefined, ({ resolver, keyring }) =>
+        runAudit(
+          {
+            output: command.output,
+            lister: kube.createKubeLister(kubeConfig),
+            resources: kube.workloadResources(kinds),
+            reader: objectReader(kinds),
+            namespace,
+            resolver,
+            keyring,
+            credentials: kube.createKubeCredentialSource({ kubeConfig }),
+            config,
+          },
+          processIo,
+        ),
+      );
+    }
   }
+}
+
+/** The namespace `audit` lists in; undefined for all of them. */
+function auditNamespace(scope: AuditScope, fromContext: () => string): string | undefined {
+  if (scope === 'all') return undefined;
+  return scope === 'context' ? fromContext() : scope.namespace;
 }
 
 /** The configuration file (or $TAGPIN_CONFIG, or defaults) with the command line's registry flags applied. */

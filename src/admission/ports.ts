@@ -11,6 +11,7 @@ export interface ResolvedImage {
   /** Normalized registry host (`docker.io`, `127.0.0.1:5000`). */
   readonly registry: string;
   readonly repository: string;
+  /** The tag looked up; the digest itself for a lookup by digest. */
   readonly tag: string;
   /** How the answer was obtained: from the registry, from cache, or by joining a lookup in flight. */
   readonly source: 'registry' | 'cache' | 'coalesced';
@@ -33,8 +34,10 @@ export interface LookupOptions {
 /** Resolves tags to digests. */
 export interface Resolver {
   /**
-   * Resolves `ref` (which must carry a tag, or is treated as `latest`) to its digest.
-   * Rejects with a `RegistryError` naming the image, the registry and the cause.
+   * Resolves `ref`'s tag (`latest` when it has none) to its digest. A reference with a digest and
+   * no tag is looked up by that digest instead, which confirms the registry still holds the manifest
+   * (`tagpin audit`). Rejects with a `RegistryError` naming the image, the registry and the cause
+   * (`REGISTRY_NOT_FOUND` for a tag or digest the registry does not have).
    */
   resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage>;
   /**

@@ -1,5 +1,6 @@
 // Resolving a batch of references through the Resolver port: one lookup per distinct name, in parallel, failures as values.
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
+import { forEachBounded } from '../pool/index.ts';
 import type { ImageReference } from '../reference/index.ts';
 import type { LookupOptions, ResolvedImage, Resolver } from './ports.ts';
 
@@ -28,21 +29,16 @@ export async function resolveAll(
     const name = nameOf(ref);
     if (!byName.has(name)) byName.set(name, ref);
   }
-  const queue = [...byName];
   const outcomes = new Map<string, ResolvedImage | RegistryError>();
   const { concurrency, perLookupMs, ...lookup } = options;
-  const worker = async (): Promise<void> => {
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const [name, ref] = next;
-      const deadline = perLookupMs === undefined ? lookup.deadline : Math.min(lookup.deadline, Date.now() + perLookupMs);
-      try {
-        outcomes.set(name, await resolver.resolve(ref, { ...lookup, deadline }));
-      } catch (error) {
-        outcomes.set(name, asRegistryError(error, ref));
-      }
+  await forEachBounded([...byName], concurrency ?? byName.size, async ([name, ref]) => {
+    const deadline = perLookupMs === undefined ? lookup.deadline : Math.min(lookup.deadline, Date.now() + perLookupMs);
+    try {
+      outcomes.set(name, await resolver.resolve(ref, { ...lookup, deadline }));
+    } catch (error) {
+      outcomes.set(name, asRegistryError(error, ref));
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency ?? queue.length, queue.length)) }, worker));
+  });
 
   const results = new Map<string, ResolvedImage | RegistryError>();
   for (const ref of refs) {
@@ -68,7 +64,9 @@ export function knownToAll(resolver: Resolver, refs: readonly ImageReference[]):
   return results;
 }
 
+/** One lookup per name: by tag (`latest` when none), or by digest for a reference without a tag (`Resolver.resolve`). */
 function nameOf(ref: ImageReference): string {
+  if (ref.tag === undefined && ref.digest !== undefined) return `${ref.registry}/${ref.repository}@${ref.digest}`;
   return `${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`;
 }
 

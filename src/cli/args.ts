@@ -7,7 +7,7 @@ import { UsageError } from './errors.ts';
 import { isCommandName } from './help.ts';
 import type { CommandName } from './help.ts';
 
-/** Output formats of `resolve` and `check`. */
+/** Output formats of `resolve`, `check` and `audit`. */
 export type OutputMode = 'text' | 'json';
 
 /** What every command but `help` carries. */
@@ -25,7 +25,11 @@ export type Command =
   | ({ readonly name: 'version' } & CommonOptions)
   | ({ readonly name: 'resolve'; readonly output: OutputMode; readonly images: readonly string[] } & LookupFlags & CommonOptions)
   | ({ readonly name: 'pin'; readonly files: readonly string[]; readonly write: boolean; readonly allowEmpty: boolean } & LookupFlags & CommonOptions)
-  | ({ readonly name: 'check'; readonly files: readonly string[]; readonly output: OutputMode; readonly allowEmpty: boolean } & CommonOptions);
+  | ({ readonly name: 'check'; readonly files: readonly string[]; readonly output: OutputMode; readonly allowEmpty: boolean } & CommonOptions)
+  | ({ readonly name: 'audit'; readonly kubeconfig: string | undefined; readonly namespace: AuditScope; readonly output: OutputMode } & CommonOptions);
+
+/** Where `audit` looks: one namespace (`-n`), every namespace (`-A`), or the kubeconfig context's namespace. */
+export type AuditScope = { readonly namespace: string } | 'all' | 'context';
 
 /** What the commands that look images up carry besides the common options. */
 export interface LookupFlags {
@@ -100,6 +104,21 @@ function parseCommand(name: CommandName, args: readonly string[]): Command {
       const { values } = parseFor(name, args, options, false);
       const allowEmpty = values['allow-empty'] === true;
       return { name, files: files(values, name), output: outputMode(values.output, name), allowEmpty, ...common(values) };
+    }
+    case 'audit': {
+      const options = {
+        ...COMMON_OPTIONS,
+        ...OUTPUT_OPTION,
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        'all-namespaces': { type: 'boolean', short: 'A' },
+      } as const;
+      const { values } = parseFor(name, args, options, false);
+      if (values.kubeconfig === '') throw new UsageError('--kubeconfig needs a non-empty path', name);
+      if (values.namespace !== undefined && values['all-namespaces'] === true) throw new UsageError('-n and -A exclude each other: give one', name);
+      if (values.namespace === '') throw new UsageError('-n needs a namespace name', name);
+      const namespace: AuditScope = values.namespace !== undefined ? { namespace: values.namespace } : values['all-namespaces'] === true ? 'all' : 'context';
+      return { name, kubeconfig: values.kubeconfig, namespace, output: outputMode(values.output, name), ...common(values) };
     }
   }
 }

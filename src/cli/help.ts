@@ -22,7 +22,7 @@ const PLATFORM_FLAG = `  --platform OS/ARCH[/VARIANT]
                            (linux/amd64, linux/arm64, linux/arm/v7) instead of the index;
                            single-platform images keep their one manifest's digest`;
 
-const EXIT_CODES = `Exit codes: 0 ok; 1 policy violations (check) or unresolvable images (resolve, pin);
+const EXIT_CODES = `Exit codes: 0 ok; 1 policy violations (check), unresolvable images (resolve, pin), or images to fix (audit);
             2 usage, configuration or input error.`;
 
 /** The overview printed by `tagpin --help`. */
@@ -36,6 +36,8 @@ Usage:
                                                     compose files
   tagpin check   [--config FILE] [-f PATH|-]... [-o text|json]
                                                     report images that break the policy
+  tagpin audit   [--kubeconfig FILE] [-n NAMESPACE|-A] [-o text|json]
+                                                    report the state of every image running in a cluster
   tagpin version                                    print the version
 
 ${COMMON_FLAGS}
@@ -117,6 +119,34 @@ PATH is FROM or COPY) and compose files (service/NAME).
 ${COMMON_FLAGS}
 
 ${EXIT_CODES}
+`,
+  audit: `Usage: tagpin audit [--config FILE] [--kubeconfig FILE] [-n NAMESPACE|-A] [-o text|json] [flags]
+
+Lists every image field of every Pod, PodTemplate, ReplicationController, ReplicaSet, Deployment,
+StatefulSet, DaemonSet, Job and CronJob (one paged LIST per kind) and gives each a state:
+  pinned     a digest that its tag still names (without a tag: the registry still holds it)
+  drifted    the tag now names another digest (both are shown), or no longer exists
+  unpinned   no digest, and validate.* allows that
+  violation  validate.* denies the image, or it is not a valid reference
+  missing    the pinned digest is no longer in the registry
+  failed     the registry could not be asked (the reason is shown)
+Objects controlled by another listed object are reported as their top owner (a Deployment, not
+its ReplicaSets and Pods). Images are looked up with each pod's pull secrets, like the webhook:
+one HEAD per distinct tag, and per digest that needs asking, at most 16 at once.
+Exit code 1 when an image that is not excluded (exclude.*) is drifted, unpinned, missing or a
+violation; failed images are listed and counted on stderr but leave the exit code alone.
+
+  --kubeconfig FILE        the cluster to audit (default: in-cluster, else $KUBECONFIG)
+  -n, --namespace NAME     audit one namespace (default: the kubeconfig context's, else default)
+  -A, --all-namespaces     audit every namespace
+  -o, --output text|json   text: NAMESPACE KIND/NAME PATH IMAGE STATE [REASON] per image and a summary
+                           (default); json: [{namespace, apiVersion, kind, name, uid, path, image,
+                                   state, digest, tagDigest, reason, excluded}]
+
+${COMMON_FLAGS}
+
+Exit codes: 0 nothing to report; 1 images drifted, unpinned, missing or violations;
+            2 usage or configuration error, or a kind that could not be listed.
 `,
   version: `Usage: tagpin version
 

@@ -19,6 +19,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
   resolve: { timeoutMs: 8000, onError: 'deny' },
   cache: { ttlSeconds: 300, maxEntries: 10000 },
   server: { port: 8443, metricsPort: 9090, tlsCert: null, tlsKey: null },
+  audit: { enabled: false, intervalSeconds: 3600, lookupsPerSecond: 10, leaseNamespace: null, leaseName: 'tagpin-audit' },
 });
 
 /**
@@ -63,6 +64,12 @@ server:
   metricsPort: 9090         # plain HTTP: /metrics
   tlsCert: null             # PEM files, reloaded when they change; when absent a self-signed
   tlsKey: null              #  certificate for localhost is generated and a warning logged
+audit:
+  enabled: false            # serve: one replica scans the cluster and writes PolicyReports
+  intervalSeconds: 3600     # from the end of one scan to the start of the next
+  lookupsPerSecond: 10      # registry lookups a scan starts per second at most
+  leaseNamespace: null      # the Lease that elects the scanning replica; null: $POD_NAMESPACE
+  leaseName: tagpin-audit
 `;
 
 /** Freezes plain objects and arrays all the way down; RegExp values are left as they are. */

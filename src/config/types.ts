@@ -109,6 +109,20 @@ export interface ServerConfig {
   readonly tlsKey: string | null;
 }
 
+/** Background audits in `tagpin serve` (docs/contract.md, "Background audits"). */
+export interface AuditConfig {
+  /** Whether one replica scans the cluster every `intervalSeconds` and writes PolicyReports. @default false */
+  readonly enabled: boolean;
+  /** Time from the end of one scan to the start of the next. @default 3600 */
+  readonly intervalSeconds: number;
+  /** Registry lookups a scan starts per second at most (the cache answers some without a request). @default 10 */
+  readonly lookupsPerSecond: number;
+  /** Namespace of the Lease that elects the scanning replica; null: $POD_NAMESPACE. @default null */
+  readonly leaseNamespace: string | null;
+  /** Name of that Lease. @default 'tagpin-audit' */
+  readonly leaseName: string;
+}
+
 /** The whole validated configuration; every field has its default filled in. */
 export interface Config {
   readonly mutate: MutateConfig;
@@ -119,4 +133,5 @@ export interface Config {
   readonly resolve: ResolveConfig;
   readonly cache: CacheConfig;
   readonly server: ServerConfig;
+  readonly audit: AuditConfig;
 }

@@ -61,6 +61,13 @@ const SPEC: { readonly [K in keyof Config]: SectionSpec<Config[K]> } = {
     tlsCert: nullable(text),
     tlsKey: nullable(text),
   },
+  audit: {
+    enabled: boolean,
+    intervalSeconds: integer(5, 7 * 24 * 3600),
+    lookupsPerSecond: integer(1, 1000),
+    leaseNamespace: nullable(text),
+    leaseName: text,
+  },
 };
 
 /**

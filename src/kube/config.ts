@@ -5,39 +5,45 @@ import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { ConfigError } from '../errors/index.ts';
 
 /**
- * The in-cluster config when `KUBERNETES_SERVICE_HOST` is set, else the files listed in
- * `KUBECONFIG` (merged, first one's context wins); `undefined` when neither is there.
+ * `file` when given (`--kubeconfig`), else the in-cluster config when `KUBERNETES_SERVICE_HOST` is
+ * set, else the files listed in `KUBECONFIG` (merged, first one's context wins); `undefined` when
+ * none is there.
  * @throws ConfigError when a kubeconfig file cannot be read or names no current cluster
  */
-export function loadKubeConfig(): KubeConfig | undefined {
+export function loadKubeConfig(file?: string): KubeConfig | undefined {
   const kubeConfig = new KubeConfig();
-  if (nonEmpty(process.env.KUBERNETES_SERVICE_HOST)) {
+  if (file === undefined && nonEmpty(process.env.KUBERNETES_SERVICE_HOST)) {
     // loadFromCluster reads the token and CA from the mounted service account files (the token is re-read as it rotates).
     kubeConfig.loadFromCluster();
     return kubeConfig;
   }
-  const files = (process.env.KUBECONFIG ?? '').split(delimiter).filter(nonEmpty);
+  const where = file === undefined ? 'KUBECONFIG' : '--kubeconfig';
+  const files = file === undefined ? (process.env.KUBECONFIG ?? '').split(delimiter).filter(nonEmpty) : [file];
   if (files.length === 0) return undefined;
-  files.forEach((file, index) => {
+  files.forEach((path, index) => {
     try {
       if (index === 0) {
-        kubeConfig.loadFromFile(file);
+        kubeConfig.loadFromFile(path);
       } else {
         const more = new KubeConfig();
-        more.loadFromFile(file);
+        more.loadFromFile(path);
         // kubectl's rule: the first file that names a current context decides it.
         kubeConfig.mergeConfig(more, nonEmpty(kubeConfig.getCurrentContext() as string | undefined));
       }
     } catch (err) {
-      throw new ConfigError(`KUBECONFIG file ${file} cannot be read: ${reason(err)}`, { where: 'KUBECONFIG', cause: err });
+      throw new ConfigError(`${where} file ${path} cannot be read: ${reason(err)}`, { where, cause: err });
     }
   });
   if (kubeConfig.getCurrentCluster() === null) {
-    throw new ConfigError(`KUBECONFIG ${files.join(delimiter)} has no current context with a cluster; set current-context`, {
-      where: 'KUBECONFIG',
-    });
+    throw new ConfigError(`${where} ${files.join(delimiter)} has no current context with a cluster; set current-context`, { where });
   }
   return kubeConfig;
+}
+
+/** The namespace of the kubeconfig's current context, as kubectl defaults to it; `default` when it names none. */
+export function contextNamespace(kubeConfig: KubeConfig): string {
+  const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
+  return nonEmpty(context?.namespace) ? context.namespace : 'default';
 }
 
 function nonEmpty(value: string | undefined): value is string {

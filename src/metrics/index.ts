@@ -1,5 +1,5 @@
 // Prometheus metrics of the webhook on a private prom-client registry, names prefixed `tagpin_`.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RegistryObserver } from '../registry/index.ts';
 import type { Decision, Webhook } from '../audit/index.ts';
 
@@ -22,6 +22,8 @@ export interface Metrics {
   observeCredentialWarning(): void;
   /** One GET against the Kubernetes API for a pull secret or service account. */
   observeKubeRead(kind: string, result: string): void;
+  /** Images of the last background audit by state (`tagpin_cluster_images`). */
+  setClusterImages(counts: Readonly<Record<string, number>>): void;
 }
 
 /**
@@ -111,6 +113,14 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  // Labelled by state only: six values, whatever the cluster holds.
+  const clusterImages = new Gauge({
+    name: 'tagpin_cluster_images',
+    help: 'Image fields of the workloads in the cluster at the last background audit, by state.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
     registryObserver: {
@@ -142,6 +152,9 @@ export function createMetrics(): Metrics {
     },
     observeKubeRead(kind, result): void {
       kubeReads.inc({ kind, result });
+    },
+    setClusterImages(counts): void {
+      for (const [state, count] of Object.entries(counts)) clusterImages.set({ state }, count);
     },
   };
 }

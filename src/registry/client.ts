@@ -1,4 +1,4 @@
-// Resolves one tag to its manifest digest: cache scoping, single-flight, negative cache, HEAD then GET.
+// Resolves one tag to its manifest digest (or confirms a digest the registry still holds): cache scoping, single-flight, negative cache, HEAD then GET.
 import { ConfigError, RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { Credential } from '../credentials/index.ts';
 import { SingleFlight, TtlCache } from '../cache/index.ts';
@@ -12,7 +12,7 @@ import { compileHostGlobs } from './host-globs.ts';
 import { Negotiator, manifestUrl } from './auth.ts';
 import type { Target } from './auth.ts';
 import { checkingScheme, explainStatus } from './diagnose.ts';
-import { isTransientFailure, statusFailure } from './failure.ts';
+import { isTransientFailure, lookupName, statusFailure } from './failure.ts';
 import type { FailureContext } from './failure.ts';
 import { confirmDigest, learnFromBody, learnFromHeaders } from './fetch.ts';
 import type { Learned } from './fetch.ts';
@@ -43,6 +43,14 @@ const NEGATIVE_TTL_MS = 3000;
 interface Route {
   readonly auth: Negotiator;
   readonly retry: RetryPolicy;
+}
+
+/**
+ * What a lookup asks the registry for: the tag (`latest` when none is written), or the digest of a
+ * reference that names a digest and no tag, which confirms the registry still holds that manifest.
+ */
+function lookedUp(ref: ImageReference): string {
+  return ref.tag ?? ref.digest ?? 'latest';
 }
 
 /** What a lookup answers, from what was learned for it. */
@@ -105,9 +113,9 @@ export class RegistryClient implements Resolver {
   }
 
   peek(ref: ImageReference): ResolvedImage | undefined {
-    const tag = ref.tag ?? 'latest';
+    const tag = lookedUp(ref);
     if (!this.#allowed(ref.registry)) return undefined;
-    const hit = this.#cache.get(`${ref.registry}/${ref.repository}:${tag}#${ANONYMOUS}`);
+    const hit = this.#cache.get(`${lookupName({ ...ref, tag })}#${ANONYMOUS}`);
     if (hit === undefined) return undefined;
     this.#observer?.onCache?.('hit');
     return answerOf(ref, tag, hit, 'cache');
@@ -115,7 +123,7 @@ export class RegistryClient implements Resolver {
 
   async resolve(ref: ImageReference, options: LookupOptions): Promise<ResolvedImage> {
     const startedAt = Date.now();
-    const tag = ref.tag ?? 'latest';
+    const tag = lookedUp(ref);
     const context: FailureContext = { image: ref.original, registry: ref.registry };
     this.#checkAllowed(ref.registry, context);
 
@@ -130,7 +138,7 @@ export class RegistryClient implements Resolver {
     );
     // A digest learned at a mirror is scoped to the mirror's credential that got it, so those count too.
     const fingerprints = [...new Set([...credentials, ...mirrorCredentials.flat()].map((c) => fingerprint(c)))];
-    const name = `${ref.registry}/${ref.repository}:${tag}${platformKey(options.platform)}`;
+    const name = `${lookupName({ ...ref, tag })}${platformKey(options.platform)}`;
 
     // A digest learned anonymously serves anyone; one learned with a credential serves only its holders.
     for (const scope of [ANONYMOUS, ...fingerprints]) {
@@ -271,7 +279,7 @@ export class RegistryClient implements Resolver {
       const fetch = { send: this.#transport.send, authorization: head.authorization, budget, retry: route.retry, observer: this.#observer };
       learned = await platformManifest(target, learned, platform, fetch);
     }
-    this.#cache.set(`${target.registry}/${target.repository}:${target.tag}${platformKey(platform)}#${learned.fingerprint}`, learned);
+    this.#cache.set(`${lookupName(target)}${platformKey(platform)}#${learned.fingerprint}`, learned);
     return learned;
   }
 

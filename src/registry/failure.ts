@@ -121,7 +121,17 @@ export function networkFailure(error: unknown, host: string, context: FailureCon
 }
 
 /** Where a lookup goes, for the messages that name the tag or the repository. */
-export type LookupContext = FailureContext & { readonly repository: string; readonly tag: string };
+export type LookupContext = FailureContext & {
+  readonly repository: string;
+  /** The tag looked up, or the digest (`sha256:…`) of a lookup by digest. */
+  readonly tag: string;
+};
+
+/** `HOST/REPO:TAG`, or `HOST/REPO@sha256:…` for a lookup by digest (a tag never holds a colon). */
+export function lookupName(context: Pick<LookupContext, 'registry' | 'repository' | 'tag'>): string {
+  const separator = context.tag.includes(':') ? '@' : ':';
+  return `${context.registry}/${context.repository}${separator}${context.tag}`;
+}
 
 /** What a lookup found missing: the tag in its repository, or the repository itself. */
 export type Missing = 'tag' | 'repository';
@@ -131,7 +141,9 @@ export function notFoundFailure(context: LookupContext, missing: Missing, status
   const message =
     missing === 'repository'
       ? `repository ${context.repository} not found in ${context.registry}`
-      : `tag ${context.tag} not found in ${context.registry}/${context.repository}`;
+      : context.tag.includes(':')
+        ? `manifest ${context.tag} not found in ${context.registry}/${context.repository}`
+        : `tag ${context.tag} not found in ${context.registry}/${context.repository}`;
   return new RegistryError(RegistryErrorCode.notFound, `${message}${words}`, { image: context.image, registry: context.registry, status });
 }
 

@@ -3,7 +3,7 @@ import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import { isValidDigest } from '../reference/index.ts';
 import type { Target } from './auth.ts';
 import { isWebPage, notARegistry, readErrorBody } from './diagnose.ts';
-import { bodyFailure, statusFailure } from './failure.ts';
+import { bodyFailure, lookupName, statusFailure } from './failure.ts';
 import { MAX_MANIFEST_BYTES, checkManifestBody, digestOf, isManifestProblem, isSchema1, mediaTypeOf } from './manifest.ts';
 import type { ManifestProblem } from './manifest.ts';
 import { discard, firstHeader, readLimited } from './transport.ts';
@@ -45,7 +45,7 @@ export async function learnFromBody(
   const tooLarge = (): RegistryError =>
     new RegistryError(
       RegistryErrorCode.tooLarge,
-      `manifest larger than 4 MiB for ${target.registry}/${target.repository}:${target.tag}`,
+      `manifest larger than 4 MiB for ${lookupName(target)}`,
       { image: target.image, registry: target.registry, status: response.status },
     );
   const declaredLength = Number(firstHeader(response.headers['content-length']));
@@ -72,7 +72,7 @@ export async function learnFromBody(
  * body (when GET) that must hash to it; 404 means the bytes tagpin received are not the registry's.
  */
 export async function confirmDigest(response: HttpResponse, target: Target, digest: string, method: 'HEAD' | 'GET'): Promise<void> {
-  const where = `${target.registry}/${target.repository}:${target.tag}`;
+  const where = lookupName(target);
   const fields = { image: target.image, registry: target.registry, status: response.status };
   if (response.status === 404) {
     await response.body.dump();
@@ -120,7 +120,7 @@ function headerDigest(response: HttpResponse, target: Target): string | undefine
     discard(response.body);
     throw new RegistryError(
       RegistryErrorCode.badResponse,
-      `registry ${response.url.host} sent an invalid Docker-Content-Digest for ${target.repository}:${target.tag}`,
+      `registry ${response.url.host} sent an invalid Docker-Content-Digest for ${lookupName(target).slice(target.registry.length + 1)}`,
       { image: target.image, registry: target.registry, status: response.status },
     );
   }
@@ -129,7 +129,7 @@ function headerDigest(response: HttpResponse, target: Target): string | undefine
 
 function manifestProblem(problem: ManifestProblem, response: HttpResponse, target: Target): RegistryError {
   discard(response.body);
-  const where = `${target.registry}/${target.repository}:${target.tag}`;
+  const where = lookupName(target);
   const fields = { image: target.image, registry: target.registry, status: response.status };
   switch (problem.kind) {
     case 'schema1':

@@ -2,8 +2,10 @@
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Server as NetServer } from 'node:net';
+import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { failedReview, handleReview, type AdmissionDeps, type PullCredentialSource, type ReviewOutcome } from '../admission/index.ts';
+import type { BackgroundAudit } from '../reports/index.ts';
+import { failedReview, handleReview, type AdmissionDeps, type Keyring, type PullCredentialSource, type Resolver, type ReviewOutcome } from '../admission/index.ts';
 import { createAuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
@@ -40,7 +42,10 @@ export async function serve(config: Config): Promise<void> {
   }
   const { resolver, keyring, proxy } = await openRegistryAccess(config, { observer: metrics.registryObserver, caller: 'server' });
   if (proxy !== undefined) log.info({ proxy }, 'registry and token requests go through a proxy');
-  const credentials = await createCredentialSource(log, metrics);
+  const kube = await openKube(log, metrics);
+  const credentials = kube?.credentials;
+  // Before listening: a background audit that cannot run stops start-up with its reason.
+  const background = config.audit.enabled ? await startAudits(config, kube, { resolver, keyring, metrics, log: root.child({ logger: 'audit-scan' }) }) : undefined;
 
   const deps: AdmissionDeps = {
     config,
@@ -104,6 +109,7 @@ export async function serve(config: Config): Promise<void> {
     // A server left listening would keep the process alive after the error is reported.
     server.close();
     metricsServer.close();
+    await background?.stop();
     await resolver.close().catch(() => undefined);
     throw error;
   }
@@ -129,6 +135,7 @@ export async function serve(config: Config): Promise<void> {
   ready = false;
   log.info({ signal }, 'draining: readiness is 503, no new connections, in-flight requests finish');
   stopWatching();
+  await background?.stop();
   const [forced] = await Promise.all([drain(server, DRAIN_TIMEOUT_MS), drain(metricsServer, 1_000)]);
   if (forced) log.warn('drain timed out; remaining connections closed');
   await resolver.close().catch(() => undefined);
@@ -138,8 +145,8 @@ export async function serve(config: Config): Promise<void> {
   setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
 }
 
-/** The pull-credential source when a Kubernetes API is configured, else none (with a line saying so). */
-async function createCredentialSource(log: Logger, metrics: Metrics): Promise<PullCredentialSource | undefined> {
+/** The Kubernetes API when one is configured: its client config, module and pull-credential source; else none (with a line saying so). */
+async function openKube(log: Logger, metrics: Metrics) {
   // The Kubernetes client is large (tens of MiB once loaded): load it only when there is an API to talk to.
   const configured = [process.env.KUBERNETES_SERVICE_HOST, process.env.KUBECONFIG].some((v) => v !== undefined && v.trim() !== '');
   const kube = configured ? await import('../kube/index.ts') : undefined;
@@ -148,7 +155,7 @@ async function createCredentialSource(log: Logger, metrics: Metrics): Promise<Pu
     log.info('no Kubernetes API configured (not in a cluster, KUBECONFIG unset): pull secrets are not read');
     return undefined;
   }
-  return kube.createKubeCredentialSource({
+  const credentials: PullCredentialSource = kube.createKubeCredentialSource({
     kubeConfig,
     observer: {
       onRead: (event) => {
@@ -156,6 +163,60 @@ async function createCredentialSource(log: Logger, metrics: Metrics): Promise<Pu
       },
     },
   });
+  return { kube, kubeConfig, credentials };
+}
+
+/**
+ * Starts background audits (`audit.enabled`) with the server's registry client and credentials.
+ * @throws ConfigError when there is no Kubernetes API, or no namespace for the Lease
+ */
+async function startAudits(
+  config: Config,
+  opened: Awaited<ReturnType<typeof openKube>>,
+  deps: { readonly resolver: Resolver; readonly keyring: Keyring; readonly metrics: Metrics; readonly log: Logger },
+): Promise<BackgroundAudit> {
+  if (opened === undefined) throw new ConfigError('audit.enabled needs a Kubernetes API: run inside a cluster or set KUBECONFIG', { where: 'audit.enabled' });
+  const { kube, kubeConfig, credentials } = opened;
+  const leaseNamespace = config.audit.leaseNamespace ?? nonEmpty(process.env.POD_NAMESPACE);
+  if (leaseNamespace === undefined) {
+    throw new ConfigError('audit.enabled needs the namespace of its Lease: set audit.leaseNamespace or $POD_NAMESPACE', { where: 'audit.leaseNamespace' });
+  }
+  const { startBackgroundAudit, REPORT_NAME } = await import('../reports/index.ts');
+  const { objectReader, workloadKinds } = await import('../workload/index.ts');
+  const kinds = workloadKinds(config.workloads);
+  const request = kube.createKubeRequest(kubeConfig);
+  const identity = nonEmpty(process.env.POD_NAME) ?? `${hostname()}-${String(process.pid)}`;
+  const { intervalSeconds, lookupsPerSecond, leaseName } = config.audit;
+  return startBackgroundAudit({
+    inventory: {
+      lister: kube.createKubeLister(kubeConfig),
+      resources: kube.workloadResources(kinds),
+      reader: objectReader(kinds),
+      namespace: undefined,
+      resolver: deps.resolver,
+      keyring: deps.keyring,
+      credentials,
+      config,
+    },
+    intervalSeconds,
+    lookupsPerSecond,
+    identity,
+    lease: kube.createLeaseElector({ request, namespace: leaseNamespace, name: leaseName, identity, durationSeconds: 2 * intervalSeconds }),
+    writeReport: (namespace, report, signal) =>
+      kube.putObject(request, `/apis/wgpolicyk8s.io/v1alpha2/namespaces/${encodeURIComponent(namespace)}/policyreports`, REPORT_NAME, report, signal),
+    postEvent: (event, signal) => {
+      const namespace = String((event.metadata as { namespace?: unknown } | undefined)?.namespace ?? '');
+      return kube.postObject(request, `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, event, signal);
+    },
+    setGauge: (counts) => {
+      deps.metrics.setClusterImages(counts);
+    },
+    log: deps.log,
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
 }
 
 /** Listens on `port` (0 picks a free one) and returns the port in use. */

@@ -128,6 +128,20 @@ export function podSpecOf(kind: string | WorkloadKind, object: unknown): PodSpec
 }
 
 /** A `replace` operation for an image field. */
+/**
+ * Image fields and pod spec of listed objects: the kind found by the object's own apiVersion (custom
+ * kinds carry it in a LIST), else by its kind name (items of a built-in LIST carry none).
+ */
+export function objectReader(kinds: WorkloadKinds): {
+  imagesOf(kind: string, object: unknown): readonly ImageField[];
+  podSpecOf(kind: string, object: unknown): PodSpecInfo;
+} {
+  return {
+    imagesOf: (kind, object) => listImages(kinds.ofObject(object) ?? kind, object),
+    podSpecOf: (kind, object) => podSpecOf(kinds.ofObject(object) ?? kind, object),
+  };
+}
+
 export function replaceImage(path: string, value: string): ReplaceOperation {
   return { op: 'replace', path, value };
 }

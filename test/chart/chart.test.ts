@@ -158,13 +158,20 @@ for (const s of SCENARIOS) {
       );
       for (const seconds of webhookTimeouts) assert.ok(config.resolve.timeoutMs < seconds * 1000, `${String(config.resolve.timeoutMs)} ms < ${String(seconds)} s`);
       // The rendered config means what values.config means; the chart adds only the TLS paths, a timeout,
-      // and with credentialProviders.enabled where it mounts the CredentialProviderConfig and the plugins.
+      // with credentialProviders.enabled where it mounts the CredentialProviderConfig and the plugins, and
+      // with audit.enabled the background audit's keys.
       const given = (field(s.values, 'config') ?? {}) as Json;
       const parsed = parseConfig(stringify(given), 'values.config');
-      const expected =
+      const withProviders =
         field(s.values, 'credentialProviders', 'enabled') === true
           ? { ...parsed, registries: { ...parsed.registries, credentialProviders: { config: '/etc/tagpin/credential-providers.yaml', binDir: '/opt/credential-providers' } } }
           : parsed;
+      // audit.* values become config.audit, with the release's Lease.
+      const audit = (field(s.values, 'audit') ?? {}) as Json;
+      const expected =
+        audit['enabled'] === true
+          ? { ...withProviders, audit: { ...withProviders.audit, enabled: true, intervalSeconds: audit['intervalSeconds'] ?? 3600, leaseName: `${s.release}-audit` } }
+          : withProviders;
       const derivedTimeout = field(given, 'resolve', 'timeoutMs') === undefined;
       assert.deepEqual(
         { ...config, resolve: { ...config.resolve, timeoutMs: derivedTimeout ? 0 : config.resolve.timeoutMs }, server: { ...config.server, tlsCert: null, tlsKey: null } },
@@ -185,11 +192,30 @@ for (const s of SCENARIOS) {
       assert.ok(!selects(selector, testPod(r).metadata.labels), 'the helm test pod is not a Service endpoint');
     });
 
-    it('grants `get` on secrets and serviceaccounts, nothing else, to the webhook ServiceAccount', () => {
+    it('grants `get` on secrets and serviceaccounts, and with audit.enabled only what background audits need, to the webhook ServiceAccount', () => {
       const r = render(s);
       const role = only(r, 'ClusterRole');
-      assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['secrets', 'serviceaccounts'], verbs: ['get'] }]);
-      assert.deepEqual(all(r, 'Role'), []);
+      const pullSecrets = { apiGroups: [''], resources: ['secrets', 'serviceaccounts'], verbs: ['get'] };
+      if (field(s.values, 'audit', 'enabled') === true) {
+        assert.deepEqual(role.rules, [
+          pullSecrets,
+          { apiGroups: [''], resources: ['pods', 'podtemplates', 'replicationcontrollers'], verbs: ['list'] },
+          { apiGroups: ['apps'], resources: ['replicasets', 'deployments', 'statefulsets', 'daemonsets'], verbs: ['list'] },
+          { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['list'] },
+          { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: ['get', 'create', 'update'] },
+          { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        ]);
+        const lease = only(r, 'Role');
+        assert.equal(lease.metadata.namespace, s.namespace);
+        assert.deepEqual(lease.rules, [
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [`${s.release}-audit`], verbs: ['get', 'update'] },
+        ]);
+        assert.deepEqual(only(r, 'RoleBinding').roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: lease.metadata.name });
+      } else {
+        assert.deepEqual(role.rules, [pullSecrets]);
+        assert.deepEqual(all(r, 'Role'), []);
+      }
       const binding = only(r, 'ClusterRoleBinding');
       assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
       assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: only(r, 'ServiceAccount').metadata.name, namespace: s.namespace }]);

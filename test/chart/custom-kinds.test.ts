@@ -22,6 +22,19 @@ function ruleFor(apiGroup: string, resource: string, versions: readonly string[]
 }
 
 describe('chart: custom resource kinds', () => {
+  it('lets background audits list the custom kinds, and only with audit.enabled', () => {
+    const workloads = { presets: ['argo-rollouts'], customKinds: [TASK] };
+    const listRules = (audit: boolean): Json[] =>
+      (field(only(renderChart({ values: { audit: { enabled: audit }, config: { workloads } } }), 'ClusterRole'), 'rules') as Json[]).filter(
+        (rule) => ['argoproj.io', 'tekton.dev'].includes((rule['apiGroups'] as string[])[0] ?? ''),
+      );
+    assert.deepEqual(listRules(true), [
+      { apiGroups: ['argoproj.io'], resources: ['rollouts'], verbs: ['list'] },
+      { apiGroups: ['tekton.dev'], resources: ['tasks'], verbs: ['list'] },
+    ]);
+    assert.deepEqual(listRules(false), []);
+  });
+
   it('adds no rule for custom kinds by default', () => {
     const r = renderChart();
     assert.deepEqual(customRules(r, 'MutatingWebhookConfiguration'), []);

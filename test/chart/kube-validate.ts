@@ -9,6 +9,9 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Pod } from 'kubernetes-models/v1/Pod';
@@ -43,6 +46,12 @@ const BUILT_IN: ReadonlyMap<string, BuiltIn> = new Map([
   [
     'rbac.authorization.k8s.io/v1/ClusterRoleBinding',
     builtIn('kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding', false, ClusterRoleBinding),
+  ],
+  ['rbac.authorization.k8s.io/v1/Role', builtIn('kubernetes-models/rbac.authorization.k8s.io/v1/Role', true, Role)],
+  ['rbac.authorization.k8s.io/v1/RoleBinding', builtIn('kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding', true, RoleBinding)],
+  [
+    'apiextensions.k8s.io/v1/CustomResourceDefinition',
+    builtIn('kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition', false, CustomResourceDefinition),
   ],
   [
     'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration',

@@ -38,6 +38,7 @@ function installs(caBundle: string): readonly Scenario[] {
       values: { tls: { mode: 'secret', secretName: 'corp-webhook-tls', secret: { caBundle } } },
     },
     { ...base, name: 'validate only', values: { webhooks: { mutating: { enabled: false } } } },
+    { ...base, name: 'background audits', values: { audit: { enabled: true, intervalSeconds: 600 } } },
     { ...base, name: 'mutate only', values: { webhooks: { validating: { enabled: false } } } },
     { ...base, name: 'opt-in namespaces', values: { webhooks: { optIn: { enabled: true, labelKey: 'tagpin.dev/pin', labelValue: 'on' } } } },
     {

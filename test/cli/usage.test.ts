@@ -28,6 +28,9 @@ describe('tagpin command line', () => {
     ['resolve without images', ['resolve'], /^tagpin: resolve needs at least one IMAGE/],
     ['an unknown output format', ['resolve', '-o', 'yaml', 'nginx:1.27'], /^tagpin: -o must be text or json \(got "yaml"\)/],
     ['a stray argument', ['pin', '-f', 'a.yaml', 'b.yaml'], /^tagpin: unexpected argument "b.yaml"/],
+    ['audit with both -n and -A', ['audit', '-n', 'apps', '-A'], /^tagpin: -n and -A exclude each other: give one \(see tagpin audit --help\)$/],
+    ['audit without a cluster', ['audit'], /^tagpin: no cluster to audit: give --kubeconfig FILE, set KUBECONFIG, or run inside a cluster \(see tagpin audit --help\)$/],
+    ['audit with an unreadable --kubeconfig', ['audit', '--kubeconfig', '/nonexistent/kubeconfig'], /^tagpin: --kubeconfig file \/nonexistent\/kubeconfig cannot be read: ENOENT$/],
     ['a malformed --insecure-registry', ['resolve', '--insecure-registry', 'http://x/', 'nginx:1.27'], /^tagpin: --insecure-registry "http:\/\/x\/"/],
     [
       'a long option with one dash',

@@ -304,3 +304,44 @@ describe('resolveAll', () => {
     assert.equal(outcome.code, 'REGISTRY_TIMEOUT');
   });
 });
+
+describe('looking up a reference by its digest alone', () => {
+  for (const setup of ['http', 'token'] as const) {
+    it(`confirms a digest the registry holds with one HEAD by digest (${setup})`, async () => {
+      const reg = registry(setup);
+      const digest = await reg.push('digests/held', 'v1', 'oci-index');
+      const keyring = setup === 'token' ? owner(reg) : undefined;
+      const before = reg.manifestRequests().length;
+      const resolved = await client().resolve(parseReference(`${reg.host}/digests/held@${digest}`), {
+        deadline: soon(),
+        ...(keyring === undefined ? {} : { keyring }),
+      });
+      assert.equal(resolved.digest, digest);
+      assert.equal(resolved.mediaType, manifestMediaTypes['oci-index']);
+      const asked = reg.manifestRequests().slice(before).filter((r) => r.status === 200).map((r) => `${r.method} ${r.path}`);
+      assert.deepEqual(asked, [`HEAD /v2/digests/held/manifests/${digest}`]);
+    });
+  }
+
+  it('answers REGISTRY_NOT_FOUND naming the manifest once the registry deleted it', async () => {
+    const reg = registry('http');
+    const digest = await reg.push('digests/deleted', 'v1', 'oci-manifest');
+    await reg.deleteManifest('digests/deleted', digest);
+    const image = `${reg.host}/digests/deleted@${digest}`;
+    const error = await rejection(client().resolve(parseReference(image), { deadline: soon() }));
+    assert.equal(error.code, 'REGISTRY_NOT_FOUND');
+    assert.equal(error.message, `manifest ${digest} not found in ${reg.host}/digests/deleted`);
+    assert.equal(error.image, image);
+  });
+
+  it('keeps a tag and its digest apart in one batch: name:tag and name@digest are two lookups', async () => {
+    const reg = registry('http');
+    const first = await reg.push('digests/batch', 'v1', 'oci-manifest');
+    const moved = await reg.push('digests/batch', 'v1', 'oci-manifest');
+    const byTag = parseReference(`${reg.host}/digests/batch:v1`);
+    const byDigest = parseReference(`${reg.host}/digests/batch@${first}`);
+    const answers = await resolveAll(client(), [byTag, byDigest], { deadline: soon() });
+    assert.equal((answers.get(byTag.original) as ResolvedImage).digest, moved);
+    assert.equal((answers.get(byDigest.original) as ResolvedImage).digest, first);
+  });
+});

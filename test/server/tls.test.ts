@@ -90,6 +90,12 @@ describe('tagpin serve with bad settings', () => {
     assert.match(result.stderr, /server\.tlsCert \/nonexistent\/tls\.crt: cannot read file: file not found/);
   });
 
+  it('exits 2 with one line when audit.enabled has no Kubernetes API to scan, before listening', async () => {
+    const result = await runServe('audit:\n  enabled: true\n  leaseNamespace: tagpin\nserver:\n  port: 1\n  metricsPort: 2\n', { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /^tagpin: audit\.enabled needs a Kubernetes API: run inside a cluster or set KUBECONFIG\n$/);
+  });
+
   it('exits 2, without lingering, when the metrics port is taken', async () => {
     const [busy, spare] = [createServer(), createServer()];
     await Promise.all([busy, spare].map((s) => new Promise<void>((resolve) => s.listen(0, resolve))));
@@ -106,7 +112,7 @@ describe('tagpin serve with bad settings', () => {
   });
 });
 
-async function runServe(yaml: string): Promise<{ readonly status: number | null; readonly stderr: string }> {
+async function runServe(yaml: string, env: Readonly<Record<string, string>> = {}): Promise<{ readonly status: number | null; readonly stderr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'tagpin-tls-'));
   try {
     const config = join(dir, 'config.yaml');
@@ -115,6 +121,7 @@ async function runServe(yaml: string): Promise<{ readonly status: number | null;
       cwd: repoRoot,
       encoding: 'utf8',
       timeout: 20_000,
+      env: { ...process.env, ...env },
     });
     return { status: result.status, stderr: result.stderr };
   } finally {

@@ -30,11 +30,11 @@ export interface RunOptions {
 const RUN_TIMEOUT_MS = 60_000;
 
 /**
- * Runs `tagpin ARGS…` and collects its exit code and output; never inherits $TAGPIN_CONFIG, $TAGPIN_DEBUG
- * or the proxy variables (`options.env` may set them).
+ * Runs `tagpin ARGS…` and collects its exit code and output; never inherits $TAGPIN_CONFIG, $TAGPIN_DEBUG,
+ * $KUBECONFIG, $KUBERNETES_SERVICE_HOST or the proxy variables (`options.env` may set them).
  */
 export async function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env, TAGPIN_CONFIG: undefined, TAGPIN_DEBUG: undefined };
+  const env: Record<string, string | undefined> = { ...process.env, TAGPIN_CONFIG: undefined, TAGPIN_DEBUG: undefined, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined };
   for (const name of PROXY_VARIABLES) env[name] = undefined;
   Object.assign(env, options.env);
   const [program, ...prefix] = options.command ?? [process.execPath, mainScript];

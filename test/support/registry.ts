@@ -65,6 +65,8 @@ export interface TestRegistry {
   push(repository: string, tag: string, kind: ContentKind): Promise<string>;
   /** The digest the registry reports now for repository:tag (HEAD with the four manifest media types, admin credentials). */
   digest(repository: string, tag: string): Promise<string>;
+  /** Deletes the manifest `digest` through the registry's API (DELETE, `storage.delete.enabled`); its tags go with it. */
+  deleteManifest(repository: string, digest: string): Promise<void>;
   /**
    * Requests the registry logged so far that hit /v2/<name>/manifests/…, parsed from its access log,
    * leaving out the harness's own `push` and `digest` calls (recognised by `harnessUserAgent`).
@@ -305,6 +307,7 @@ export async function startRegistry(setup: RegistrySetup, options: RegistryOptio
         : { tokenRealm: issuer.realm, tokenService, refreshToken }),
       push: (repository, tag, kind) => pushContent(api, repository, tag, kind),
       digest: (repository, tag) => api.headDigest(repository, tag),
+      deleteManifest: (repository, digest) => api.deleteManifest(repository, digest),
       manifestRequests: (filter = {}) => parseAccessLog(readFileSync(accessLog, 'utf8'), filter).filter((r) => manifestPath.test(r.path)),
       requests: (filter = {}) => parseAccessLog(readFileSync(accessLog, 'utf8'), filter),
       handshakeErrors: () => readFileSync(appLog, 'utf8').split('\n').filter((line) => line.includes('http: TLS handshake error')),
@@ -487,8 +490,13 @@ class RegistryApi {
     return digest;
   }
 
+  /** DELETE of a manifest by digest; Distribution answers 202 Accepted. */
+  async deleteManifest(repository: string, digest: string): Promise<void> {
+    expectStatus(await this.call('DELETE', repository, `/v2/${repository}/manifests/${digest}`), 202, `delete manifest ${repository}@${digest}`);
+  }
+
   private async call(
-    method: 'HEAD' | 'POST' | 'PUT',
+    method: 'HEAD' | 'POST' | 'PUT' | 'DELETE',
     repository: string,
     path: string,
     extra: { readonly body?: Buffer; readonly headers?: Record<string, string> } = {},

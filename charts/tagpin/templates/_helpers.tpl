@@ -204,8 +204,14 @@ per-image answer: derived when unset, rejected when set too high.
 {{- $_ := set $registries "credentialProviders" (dict "config" (include "tagpin.credentialProvidersConfigPath" .) "binDir" (include "tagpin.credentialProvidersBinDir" .)) -}}
 {{- $_ := set $cfg "registries" $registries -}}
 {{- end -}}
+{{- if .Values.audit.enabled -}}
+{{- $_ := set $cfg "audit" (dict "enabled" true "intervalSeconds" (int .Values.audit.intervalSeconds) "lookupsPerSecond" (int .Values.audit.lookupsPerSecond) "leaseName" (include "tagpin.leaseName" .)) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
+
+{{/* The Lease that elects the replica running background audits (in the release namespace, $POD_NAMESPACE). */}}
+{{- define "tagpin.leaseName" -}}{{ include "tagpin.fullname" . | trunc 57 | trimSuffix "-" }}-audit{{- end -}}
 
 {{/* What the server reads once at start-up; a change rolls the pods. */}}
 {{- define "tagpin.configChecksum" -}}

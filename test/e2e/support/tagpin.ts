@@ -26,6 +26,11 @@ export interface InstalledTagpin {
   stopServer(): Promise<void>;
   /** Starts tagpin serve again from the chart's current config. */
   startServer(): Promise<void>;
+  /**
+   * Starts another tagpin serve from the chart's current config on a port of its own, as a second
+   * replica would run (POD_NAME `RELEASE-N`); stopped by `uninstall`.
+   */
+  startReplica(): Promise<TagpinServer>;
   /** Stops the server and `helm uninstall`s the release. Safe to call twice. */
   uninstall(): Promise<void>;
 }
@@ -66,9 +71,11 @@ export async function installTagpin(cluster: Cluster, kubectl: Kubectl, registry
   if (install.status !== 0) throw new Error(`helm install failed: ${install.stderr.trim()}`);
 
   let server: TagpinServer | undefined;
+  const replicas: TagpinServer[] = [];
   const fullname = release.includes('tagpin') ? release : `${release}-tagpin`;
 
-  const startServer = async (): Promise<void> => {
+  /** A tagpin serve on `listenPort` with what the chart made, as the Pod named `podName` would run it. */
+  const launch = async (listenPort: number, podName: string): Promise<TagpinServer> => {
     const tls = (options.values?.['tls'] ?? {}) as { secretName?: string; secret?: { caBundle?: string } };
     const secret = await kubectl.get('secret', tls.secretName ?? `${fullname}-tls`, namespace);
     const data = (secret?.['data'] ?? {}) as Record<string, string>;
@@ -81,11 +88,15 @@ export async function installTagpin(cluster: Cluster, kubectl: Kubectl, registry
     const registries = { ...(config['registries'] as Json | undefined), ...(registry.pki === undefined ? {} : { caFile: registry.pki.caFile }) };
     const token = (await kubectl.ok(['create', 'token', fullname, '-n', namespace, '--duration=1h'])).trim();
     const kubeconfig = await cluster.tokenKubeconfig(`${release}-serviceaccount`, token);
-    server = await startServe({
+    return startServe({
       ca: tls.secret?.caBundle ?? Buffer.from(data['ca.crt'] ?? '', 'base64').toString('utf8'),
-      config: { ...config, registries, server: { ...(config['server'] as Json | undefined), port, tlsCert: certFile, tlsKey: keyFile } },
-      env: { KUBECONFIG: kubeconfig },
+      config: { ...config, registries, server: { ...(config['server'] as Json | undefined), port: listenPort, tlsCert: certFile, tlsKey: keyFile } },
+      // What the chart's Deployment sets from the downward API.
+      env: { KUBECONFIG: kubeconfig, POD_NAMESPACE: namespace, POD_NAME: podName },
     });
+  };
+  const startServer = async (): Promise<void> => {
+    server = await launch(port, `${fullname}-0`);
   };
   const stopServer = async (): Promise<void> => {
     await server?.stop();
@@ -114,9 +125,15 @@ export async function installTagpin(cluster: Cluster, kubectl: Kubectl, registry
     },
     stopServer,
     startServer,
+    async startReplica() {
+      const replica = await launch(await freePort(), `${fullname}-${String(replicas.length + 1)}`);
+      replicas.push(replica);
+      return replica;
+    },
     uninstall() {
       uninstalled ??= (async () => {
         await stopServer();
+        for (const replica of replicas) await replica.stop();
         await kubectl.helm(['uninstall', release, '--namespace', namespace]);
         await rm(dir, { recursive: true, force: true });
         releaseDir(dir);
