@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'charts/**', 'deploy/**', 'coverage/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.cache/**', 'charts/**', 'deploy/**', 'coverage/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

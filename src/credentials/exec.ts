@@ -2,7 +2,7 @@
 // stdin, output collected, killed with its whole process group on timeout or cancellation.
 import { spawn } from 'node:child_process';
 import type { SingleFlight } from '../cache/index.ts';
-import { deadlineSignal, raceSignal } from '../deadline/index.ts';
+import { raceDeadline } from '../deadline/index.ts';
 import { RegistryError, RegistryErrorCode } from '../errors/index.ts';
 import type { KeyringContext } from './types.ts';
 
@@ -142,10 +142,6 @@ export async function joinRun<V>(
   label: RunLabel,
 ): Promise<V> {
   const ticket = flights.join(key, (budget) => work(budget.signal), context.deadline);
-  const limits = [
-    ...(Number.isFinite(context.deadline) ? [deadlineSignal(context.deadline)] : []),
-    ...(context.signal === undefined ? [] : [context.signal]),
-  ];
   const late = (): RegistryError => {
     const message =
       context.signal?.aborted === true
@@ -154,8 +150,7 @@ export async function joinRun<V>(
     return new RegistryError(RegistryErrorCode.timeout, message, { registry: label.registry });
   };
   try {
-    if (limits.length === 0) return await ticket.promise;
-    return await raceSignal(ticket.promise, AbortSignal.any(limits), late);
+    return await raceDeadline(ticket.promise, context.deadline, context.signal, late);
   } finally {
     ticket.leave();
   }

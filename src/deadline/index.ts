@@ -15,10 +15,36 @@ export async function beforeDeadline<T>(work: Promise<T>, deadline: number, fall
   }
 }
 
-/** An abort signal for `deadline` (epoch ms) and `signal`, whichever comes first. */
-export function deadlineSignal(deadline: number, signal?: AbortSignal): AbortSignal {
-  const timer = AbortSignal.timeout(Math.max(0, Math.floor(deadline - Date.now())));
-  return signal === undefined ? timer : AbortSignal.any([timer, signal]);
+/**
+ * Settles with `promise`, or rejects with `onAbort()` once `deadline` (epoch ms) passes or `signal`
+ * aborts, whichever comes first. Its timer and listener go as soon as it settles, so a lookup leaves
+ * nothing behind: an AbortSignal.timeout would keep its timer, and AbortSignal.any its links, for the
+ * whole budget (thousands of them while a cache fills). An infinite deadline sets no timer.
+ */
+export function raceDeadline<T>(promise: Promise<T>, deadline: number, signal: AbortSignal | undefined, onAbort: () => Error): Promise<T> {
+  if (signal?.aborted === true || deadline <= Date.now()) return Promise.reject(onAbort());
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => {
+      settle();
+      reject(onAbort());
+    };
+    const timer = Number.isFinite(deadline) ? setTimeout(stop, deadline - Date.now()).unref() : undefined;
+    signal?.addEventListener('abort', stop, { once: true });
+    function settle(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+    }
+    promise.then(
+      (value) => {
+        settle();
+        resolve(value);
+      },
+      (error: unknown) => {
+        settle();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /**
@@ -26,21 +52,5 @@ export function deadlineSignal(deadline: number, signal?: AbortSignal): AbortSig
  * The promise keeps running; the caller decides what leaving means.
  */
 export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
-  if (signal.aborted) return Promise.reject(onAbort());
-  return new Promise<T>((resolve, reject) => {
-    const abort = (): void => {
-      reject(onAbort());
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', abort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
+  return raceDeadline(promise, Number.POSITIVE_INFINITY, signal, onAbort);
 }

@@ -3,7 +3,7 @@ import { ConfigError, RegistryError, RegistryErrorCode } from '../errors/index.t
 import type { Credential } from '../credentials/index.ts';
 import { SingleFlight, TtlCache } from '../cache/index.ts';
 import type { FlightBudget } from '../cache/index.ts';
-import { deadlineSignal, raceSignal } from '../deadline/index.ts';
+import { raceDeadline } from '../deadline/index.ts';
 import { registryApiHost } from '../reference/index.ts';
 import type { ImageReference, Platform } from '../reference/index.ts';
 import { SERVER_TRUST_HINTS } from './address.ts';
@@ -156,7 +156,6 @@ export class RegistryClient implements Resolver {
       throw failed.forImage(ref.original, ref.registry);
     }
 
-    const deadline = deadlineSignal(options.deadline, options.signal);
     const timeout = (): RegistryError =>
       options.signal?.aborted === true
         ? new RegistryError(RegistryErrorCode.timeout, `lookup of ${ref.original} was cancelled`, context)
@@ -165,8 +164,8 @@ export class RegistryClient implements Resolver {
             `timed out after ${Math.max(0, options.deadline - startedAt)} ms looking up ${ref.original}`,
             context,
           );
-    // AbortSignal.timeout(0) fires on a later tick; a spent budget must not start any request.
-    if (deadline.aborted || options.deadline <= Date.now()) throw timeout();
+    // A spent budget must not start any request.
+    if (options.signal?.aborted === true || options.deadline <= Date.now()) throw timeout();
 
     const target: Target = {
       ...context,
@@ -199,7 +198,7 @@ export class RegistryClient implements Resolver {
     const ticket = this.#flights.join(flightKey, work, options.deadline);
     this.#observer?.onCache?.(ticket.joined ? 'coalesced' : 'miss');
     try {
-      const learned = await raceSignal(ticket.promise, deadline, timeout);
+      const learned = await raceDeadline(ticket.promise, options.deadline, options.signal, timeout);
       return answerOf(ref, tag, learned, ticket.joined ? 'coalesced' : 'registry');
     } catch (error) {
       // A joined flight may have been started for another spelling of this reference.

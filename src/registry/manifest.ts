@@ -25,8 +25,12 @@ const SCHEMA1_MEDIA_TYPES: ReadonlySet<string> = new Set([
 /** The media type without parameters, lower-cased; '' when absent. */
 export function mediaTypeOf(contentType: string | undefined): string {
   if (contentType === undefined) return '';
-  return (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
+  const type = (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
+  return SHARED_MEDIA_TYPES.get(type) ?? type;
 }
+
+/** The manifest media types as one string each: the cache holds one per entry, by the ten thousand. */
+const SHARED_MEDIA_TYPES: ReadonlyMap<string, string> = new Map(MANIFEST_MEDIA_TYPES.map((type) => [type, type]));
 
 /** True for the schema1 media types tagpin refuses. */
 export function isSchema1(mediaType: string): boolean {

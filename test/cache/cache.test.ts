@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SingleFlight, TtlCache } from '../../src/cache/index.ts';
-import { raceSignal } from '../../src/deadline/index.ts';
+import { getEventListeners } from 'node:events';
+import { raceDeadline, raceSignal } from '../../src/deadline/index.ts';
 import { createRegistryClient } from '../../src/registry/index.ts';
 
 describe('TtlCache', () => {
@@ -91,6 +92,25 @@ describe('raceSignal', () => {
   it('settles with the promise when it wins', async () => {
     assert.equal(await raceSignal(Promise.resolve(7), new AbortController().signal, () => new Error('x')), 7);
     await assert.rejects(raceSignal(Promise.reject(new Error('boom')), new AbortController().signal, () => new Error('x')), /boom/);
+  });
+});
+
+describe('raceDeadline', () => {
+  it('rejects with the given error once the deadline passes, and at once for a spent one', async () => {
+    await assert.rejects(raceDeadline(new Promise<never>(() => undefined), Date.now() + 20, undefined, () => new Error('deadline')), /deadline/);
+    await assert.rejects(raceDeadline(Promise.resolve(1), Date.now() - 1, undefined, () => new Error('spent')), /spent/);
+  });
+
+  it('leaves no listener on the signal once it settles, however it ends', async () => {
+    const controller = new AbortController();
+    assert.equal(await raceDeadline(Promise.resolve(7), Date.now() + 60_000, controller.signal, () => new Error('x')), 7);
+    await assert.rejects(raceDeadline(Promise.reject(new Error('boom')), Date.now() + 60_000, controller.signal, () => new Error('x')), /boom/);
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+    const pending = raceDeadline(new Promise<never>(() => undefined), Number.POSITIVE_INFINITY, controller.signal, () => new Error('cancelled'));
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
+    controller.abort();
+    await assert.rejects(pending, /cancelled/);
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   });
 });
 
