@@ -49,8 +49,8 @@ export function itWorksInstalled(prepare: () => Promise<InstalledForm>): void {
   let digest: string;
   let tlsFlags: readonly string[];
 
-  const tagpin = (args: readonly string[]): Promise<CliResult> =>
-    runCli(args, { command: form.command, cwd: work, env: { ...form.env, DOCKER_CONFIG: work } });
+  const tagpin = (args: readonly string[], stdin?: string): Promise<CliResult> =>
+    runCli(args, { command: form.command, cwd: work, env: { ...form.env, DOCKER_CONFIG: work }, ...(stdin === undefined ? {} : { stdin }) });
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'tagpin-installed-work-'));
@@ -89,6 +89,29 @@ export function itWorksInstalled(prepare: () => Promise<InstalledForm>): void {
     const checked = await tagpin(['check', '-f', 'deploy.yaml']);
     assert.equal(checked.code, 0, checked.stderr);
     assert.equal(lines(checked.stdout)[0], `deploy.yaml:12 Deployment/web /spec/template/spec/containers/0/image ${image}@${digest} ok`);
+  });
+
+  it('pins a Dockerfile in place and names the file it wrote', async () => {
+    const dockerfile = (from: string): string => `# syntax=docker/dockerfile:1\nFROM ${from} AS build\nRUN make\n\nFROM scratch\nCOPY --from=build /out /out\n`;
+    await writeFile(join(work, 'Dockerfile'), dockerfile(image));
+    const pinned = await tagpin(['pin', ...tlsFlags, '-f', 'Dockerfile', '-w']);
+    assert.equal(pinned.code, 0, pinned.stderr);
+    assert.equal(await readFile(join(work, 'Dockerfile'), 'utf8'), dockerfile(`${image}@${digest}`));
+    assert.match(pinned.stderr, /^tagpin: wrote Dockerfile \(1 image pinned\)$/m);
+  });
+
+  it('answers a ResourceList on stdin as a KRM function', async () => {
+    const list = `apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p\n  spec:\n    containers:\n    - name: a\n      image: ${image}\n`;
+    const result = await tagpin(['pin', ...tlsFlags, '-f', '-'], list);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, list.replace(image, `${image}@${digest}`));
+  });
+
+  it('exits 2 for a folder without manifests', async () => {
+    const empty = await mkdtemp(join(work, 'empty-'));
+    const result = await tagpin(['check', '-f', empty]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /no manifests found in /);
   });
 
   it('check exits 1 on a mutable tag', async () => {
