@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runCli, tempDir, writeConfig } from '../support/cli.ts';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
 import { knativeService, rollout } from '../support/objects.ts';
@@ -110,5 +111,24 @@ describe('kubectl with tagpin and the Argo Rollouts and Knative presets: custom 
     assert.ok((await kubectl.get('services', 'hello', NS)) !== undefined, 'the core Service was stored');
     const seen = tagpin.server.auditLines().filter((l) => l['kind'] === 'Service' && l['namespace'] === NS);
     assert.deepEqual(seen.map((l) => `${String(l['webhook'])} ${String(l['decision'])}`).sort(), ['mutate patched', 'validate allowed'], JSON.stringify(seen));
+  });
+
+  it('tagpin audit with the same presets lists the Rollout and the Knative Service, pinned; without them it sees neither', async () => {
+    const dir = await tempDir();
+    const config = await writeConfig(dir, 'tagpin.yaml', 'workloads:\n  presets: [argo-rollouts, knative-serving]\n');
+    const audit = async (extra: readonly string[]): Promise<ReadonlyArray<Readonly<Record<string, unknown>>>> => {
+      const result = await runCli(['audit', '--kubeconfig', cluster.adminKubeconfig, '--ca-file', cluster.pki.caFile, '-n', NS, '-o', 'json', ...extra]);
+      assert.equal(result.code, 0, result.stderr);
+      return JSON.parse(result.stdout) as ReadonlyArray<Readonly<Record<string, unknown>>>;
+    };
+    const states = (records: ReadonlyArray<Readonly<Record<string, unknown>>>): string[] =>
+      records.filter((r) => r['kind'] !== 'Service' || r['apiVersion'] !== 'v1').map((r) => `${String(r['kind'])}/${String(r['name'])} ${String(r['path'])} ${String(r['state'])}`);
+    assert.deepEqual(states(await audit(['--config', config])).sort(), [
+      'Rollout/web /spec/template/spec/containers/0/image pinned',
+      'Rollout/web /spec/template/spec/containers/1/image pinned',
+      'Rollout/web /spec/template/spec/initContainers/0/image pinned',
+      'Service/hello /spec/template/spec/containers/0/image pinned',
+    ]);
+    assert.deepEqual(states(await audit([])), []);
   });
 });
