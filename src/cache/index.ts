@@ -1,12 +1,18 @@
 // The one bounded TTL cache (least-recently-used eviction) and single-flight sharing of work in progress.
 
-/** Entries live `ttlMs` and at most `maxEntries` are kept; the least recently used goes first. */
+/**
+ * Entries live `ttlMs` and at most `maxEntries` are kept; the least recently used goes first, give or
+ * take half the bound: a hit moves its entry to the young end only when the entry is not among the
+ * last `maxEntries / 2` stored or moved, so the hot entries of a warm cache are read without a write.
+ */
 export class TtlCache<V> {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
-  // A Map iterates in insertion order; re-inserting on every hit keeps the oldest use first.
-  readonly #entries = new Map<string, { readonly value: V; readonly expiresAt: number }>();
+  // A Map iterates in insertion order: the entry stamped longest ago comes first.
+  readonly #entries = new Map<string, { readonly value: V; readonly expiresAt: number; stamp: number }>();
+  /** Counts every store and move; an entry's stamp says when it last went to the young end. */
+  #clock = 0;
 
   constructor(ttlMs: number, maxEntries: number, now: () => number = Date.now) {
     this.#ttlMs = ttlMs;
@@ -17,9 +23,15 @@ export class TtlCache<V> {
   get(key: string): V | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.expiresAt <= this.#now()) return undefined;
-    this.#entries.set(key, entry);
+    if (entry.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    if (this.#clock - entry.stamp >= this.#maxEntries / 2) {
+      this.#entries.delete(key);
+      entry.stamp = ++this.#clock;
+      this.#entries.set(key, entry);
+    }
     return entry.value;
   }
 
@@ -32,7 +44,7 @@ export class TtlCache<V> {
       if (oldest.done === true) break;
       this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs });
+    this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs, stamp: ++this.#clock });
   }
 
   get size(): number {

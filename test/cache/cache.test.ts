@@ -28,6 +28,24 @@ describe('TtlCache', () => {
     assert.equal(cache.size, 2);
   });
 
+  it('keeps a hit entry of the recent half where it is, and moves an older one, so eviction stays least recently used within half the bound', () => {
+    const cache = new TtlCache<string>(60_000, 4);
+    for (const key of ['a', 'b', 'c', 'd']) cache.set(key, key.toUpperCase());
+    // a was stored 4 stores ago (outside the recent half): the hit moves it; d was stored last: it stays.
+    assert.equal(cache.get('a'), 'A');
+    assert.equal(cache.get('d'), 'D');
+    cache.set('e', 'E');
+    cache.set('f', 'F');
+    assert.deepEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((key) => cache.get(key) !== undefined), [true, false, false, true, true, true]);
+
+    // A hit inside the recent half costs no move: c keeps its place before d, so it leaves first.
+    const recent = new TtlCache<string>(60_000, 4);
+    for (const key of ['a', 'b', 'c', 'd']) recent.set(key, key);
+    assert.equal(recent.get('c'), 'c');
+    for (const key of ['e', 'f', 'g']) recent.set(key, key);
+    assert.deepEqual(['c', 'd', 'e', 'f', 'g'].map((key) => recent.get(key) !== undefined), [false, true, true, true, true]);
+  });
+
   it('stores nothing when the TTL or the bound is zero', () => {
     const noTtl = new TtlCache<string>(0, 10);
     noTtl.set('a', 'A');
