@@ -7,7 +7,7 @@ import type { WorkloadKinds } from '../workload/index.ts';
 import type { ImageField } from '../workload/index.ts';
 import { composeImages, isComposeFileName } from './compose.ts';
 import { isDockerfileName, looksLikeDockerfile, parseDockerfile } from './dockerfile.ts';
-import { findNode, parseManifest } from './manifests.ts';
+import { lineOfPointer, parseManifest } from './manifests.ts';
 import type { ParsedManifest } from './manifests.ts';
 import { applyImageEdits } from './splice.ts';
 import { readSources } from './sources.ts';
@@ -144,7 +144,7 @@ function readYaml(manifest: ParsedManifest, composeAllowed: boolean, kinds: Work
       const kind = kinds.ofObject(object.object);
       const images = (kind === undefined ? [] : listImages(kind, object.object)).map((field): FoundImage => {
         const pointer = object.pointer + field.path;
-        return { ...field, path: pointer, line: lineOf(manifest, d, pointer, object.line), target: { document: d, pointer } };
+        return { ...field, path: pointer, line: lineOfPointer(manifest, d, pointer, object.line), target: { document: d, pointer } };
       });
       objects.push({ kind: object.kind, name: object.name, namespace: object.namespace, line: object.line, kubernetes: true, images });
     }
@@ -152,7 +152,7 @@ function readYaml(manifest: ParsedManifest, composeAllowed: boolean, kinds: Work
     if (services === undefined) continue;
     compose = true;
     for (const service of services) {
-      const line = lineOf(manifest, d, service.pointer, 1);
+      const line = lineOfPointer(manifest, d, service.pointer, 1);
       if (service.skip !== undefined) {
         notes.push(`${manifest.source.name}:${String(line)}: service ${service.service} ${service.skip}; left as written`);
         continue;
@@ -176,10 +176,4 @@ function readYaml(manifest: ParsedManifest, composeAllowed: boolean, kinds: Work
 /** `KIND/NAME` of an object in messages and `check` text (`Deployment/web`, `stage/build`, `service/db`); `-` for no name. */
 export function describeObject(object: Pick<FoundObject, 'kind' | 'name'>): string {
   return `${object.kind}/${object.name ?? '-'}`;
-}
-
-function lineOf(manifest: ParsedManifest, document: number, pointer: string, fallback: number): number {
-  const parsed = manifest.documents[document];
-  const node = parsed === undefined ? undefined : findNode(parsed.document, pointer);
-  return node?.range == null ? fallback : manifest.lineAt(node.range[0]);
 }

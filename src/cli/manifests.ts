@@ -132,6 +132,13 @@ export function findNode(document: Document.Parsed, pointer: string): Node | und
   return isScalar(node) || isMap(node) || isSeq(node) ? node : undefined;
 }
 
+/** The 1-based line of the node at `pointer` in document `document` of `manifest`, or `fallback` when there is none. */
+export function lineOfPointer(manifest: ParsedManifest, document: number, pointer: string, fallback: number): number {
+  const parsed = manifest.documents[document];
+  const node = parsed === undefined ? undefined : findNode(parsed.document, pointer);
+  return node?.range == null ? fallback : manifest.lineAt(node.range[0]);
+}
+
 /** The scalar node holding the string at `pointer`, or undefined when it is not a scalar. */
 export function findScalar(document: Document.Parsed, pointer: string): Scalar | undefined {
   const node = findNode(document, pointer);

@@ -6,7 +6,7 @@ import { isNamespaceExcluded, planMutation } from '../policy/index.ts';
 import { formatPinned } from '../reference/index.ts';
 import type { ImageReference } from '../reference/index.ts';
 import { listImages, workloadKinds } from '../workload/index.ts';
-import { findNode } from './manifests.ts';
+import { lineOfPointer } from './manifests.ts';
 import type { ManifestObject, ParsedManifest } from './manifests.ts';
 import { applyImageEdits } from './splice.ts';
 import type { ImageEdit } from './splice.ts';
@@ -52,7 +52,7 @@ export function planPins(manifests: readonly ParsedManifest[], config: Pick<Conf
         if (kind === undefined || !config.mutate.kinds.includes(kind.kind) || isNamespaceExcluded(object.namespace, config.exclude)) continue;
         for (const step of planMutation(listImages(kind, object.object), config)) {
           const pointer = object.pointer + step.field.path;
-          const location = `${manifest.source.name}:${String(lineOf(manifest, d, pointer, object.line))}`;
+          const location = `${manifest.source.name}:${String(lineOfPointer(manifest, d, pointer, object.line))}`;
           const field = { manifest: m, document: d, pointer, fieldPath: step.field.path, object, location };
           if (step.action === 'invalid') invalid.push({ ...field, reason: step.reason ?? 'invalid image' });
           else if (step.action === 'resolve' && step.ref !== undefined) targets.push({ ...field, ref: step.ref });
@@ -79,10 +79,4 @@ export function pinnedTexts(
     }
     return edits.length === 0 ? manifest.source.text : applyImageEdits(manifest, edits);
   });
-}
-
-function lineOf(manifest: ParsedManifest, document: number, pointer: string, fallback: number): number {
-  const parsed = manifest.documents[document];
-  const node = parsed === undefined ? undefined : findNode(parsed.document, pointer);
-  return node?.range == null ? fallback : manifest.lineAt(node.range[0]);
 }

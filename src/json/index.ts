@@ -4,3 +4,12 @@
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** `bytes` read as UTF-8 JSON, as `{ value }` (a JSON `null` too), or undefined when they are not JSON. */
+export function parseJsonBytes(bytes: Uint8Array): { readonly value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,4 +1,5 @@
 // What a registry says about a failure: the OCI error body, parsed and quoted safely (pure).
+import { parseJsonBytes } from '../json/index.ts';
 
 /** The first entry of an OCI error body `{"errors":[{"code","message","detail"}]}`; `detail` is never kept. */
 export interface RegistrySaid {
@@ -14,13 +15,7 @@ const MAX_QUOTED_CHARS = 200;
 /** The registry's error in `bytes`, or undefined when they are not an OCI error body. */
 export function parseErrorBody(bytes: Uint8Array | undefined): RegistrySaid | undefined {
   if (bytes === undefined || bytes.length === 0) return undefined;
-  let document: unknown;
-  try {
-    document = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const errors = (document as { errors?: unknown } | null)?.errors;
+  const errors = (parseJsonBytes(bytes)?.value as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors)) return undefined;
   const first: unknown = errors[0];
   const code = (first as { code?: unknown } | undefined)?.code;

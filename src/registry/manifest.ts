@@ -1,5 +1,6 @@
 // Manifest media types, digest syntax and the checks a fetched manifest body must pass (pure).
 import { createHash } from 'node:crypto';
+import { parseJsonBytes } from '../json/index.ts';
 
 /** The four manifest media types tagpin asks for; the list types make registries answer with the index digest. */
 export const MANIFEST_MEDIA_TYPES = [
@@ -73,12 +74,9 @@ export function checkManifestBody(
     return { kind: 'mismatch', header: headerDigest, computed };
   }
 
-  let document: unknown;
-  try {
-    document = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    return { kind: 'malformed', detail: 'the manifest is not JSON' };
-  }
+  const parsed = parseJsonBytes(bytes);
+  if (parsed === undefined) return { kind: 'malformed', detail: 'the manifest is not JSON' };
+  const document = parsed.value;
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     return { kind: 'malformed', detail: 'the manifest is not a JSON object' };
   }

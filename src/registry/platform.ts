@@ -11,6 +11,7 @@ import { errorCause, withRetries } from './retry.ts';
 import type { RetryPolicy } from './retry.ts';
 import type { RegistryObserver } from './types.ts';
 import type { Budget, Send } from './transport.ts';
+import { parseJsonBytes } from '../json/index.ts';
 
 /** How many platforms the "no manifest for" message lists before it says how many more there are. */
 const LISTED_PLATFORMS = 8;
@@ -37,13 +38,9 @@ export interface IndexEntry {
 
 /** The entries of an index body, or why it has none that can be read. */
 export function indexEntries(bytes: Uint8Array): readonly IndexEntry[] | string {
-  let document: unknown;
-  try {
-    document = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    return 'the index is not JSON';
-  }
-  const manifests = (document as { manifests?: unknown } | null)?.manifests;
+  const parsed = parseJsonBytes(bytes);
+  if (parsed === undefined) return 'the index is not JSON';
+  const manifests = (parsed.value as { manifests?: unknown } | null)?.manifests;
   if (!Array.isArray(manifests)) return 'the index has no manifests list';
   const entries: IndexEntry[] = [];
   for (const item of manifests as unknown[]) {
