@@ -103,7 +103,7 @@ describe('helm test pod', () => {
     assert.equal(result.code, 0, result.output);
     assert.match(result.output, /ok \/validate registry\.example\/helm-test@sha256:0{64}: allowed=true/);
     assert.match(result.output, /ok \/validate registry\.example\/helm-test:latest: allowed=false/);
-    const audit = denyServer.auditLines().filter((l) => l.webhook === 'validate');
+    const audit = await denyServer.auditWhere((l) => l.webhook === 'validate', 2);
     assert.deepEqual(audit.map((l) => [l.decision, l.dryRun]), [['allowed', true], ['denied', true]], 'the review is a dry run');
   });
 

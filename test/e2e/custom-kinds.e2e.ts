@@ -76,9 +76,9 @@ describe('kubectl with tagpin and the Argo Rollouts and Knative presets: custom 
         `/template/spec/initContainers/0/image ${pinned.get(app) ?? ''}`,
       ],
     );
-    const mutated = tagpin.server.auditLines().find((l) => l['webhook'] === 'mutate' && l['kind'] === 'Rollout' && l['namespace'] === NS);
+    const [mutated] = await tagpin.server.auditWhere((l) => l['webhook'] === 'mutate' && l['kind'] === 'Rollout' && l['namespace'] === NS);
     assert.equal(mutated?.['decision'], 'patched', JSON.stringify(mutated));
-    const validated = tagpin.server.auditLines().find((l) => l['webhook'] === 'validate' && l['kind'] === 'Rollout' && l['namespace'] === NS);
+    const [validated] = await tagpin.server.auditWhere((l) => l['webhook'] === 'validate' && l['kind'] === 'Rollout' && l['namespace'] === NS);
     assert.equal(validated?.['decision'], 'allowed', JSON.stringify(validated));
   });
 
@@ -109,7 +109,7 @@ describe('kubectl with tagpin and the Argo Rollouts and Knative presets: custom 
     assert.ok(stored !== undefined, 'the Knative Service was not stored');
     assertPinnedCopy(stored, sent, pinned, 'ksvc/hello');
     assert.ok((await kubectl.get('services', 'hello', NS)) !== undefined, 'the core Service was stored');
-    const seen = tagpin.server.auditLines().filter((l) => l['kind'] === 'Service' && l['namespace'] === NS);
+    const seen = await tagpin.server.auditWhere((l) => l['kind'] === 'Service' && l['namespace'] === NS, 2);
     assert.deepEqual(seen.map((l) => `${String(l['webhook'])} ${String(l['decision'])}`).sort(), ['mutate patched', 'validate allowed'], JSON.stringify(seen));
   });
 

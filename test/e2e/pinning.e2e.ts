@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { startRegistry } from '../support/registry.ts';
 import type { TestRegistry } from '../support/registry.ts';
+import type { LogLine } from '../support/serve.ts';
 import { startCluster } from './support/cluster.ts';
 import type { Cluster } from './support/cluster.ts';
 import { kubectlFor } from './support/kubectl.ts';
@@ -81,9 +82,11 @@ describe('kubectl with tagpin installed: every kind is stored pinned', () => {
       assert.deepEqual(spec, imageFields(template['spec']).map((f) => f.image));
     }
     // tagpin saw the controllers' creates and had nothing to pin: every image already had its digest.
-    const controllerAdmissions = tagpin.server
-      .auditLines()
-      .filter((l) => l['webhook'] === 'mutate' && l['namespace'] === NS && String(l['user']).startsWith('system:serviceaccount:kube-system:'));
+    const byController = (l: LogLine): boolean =>
+      l['webhook'] === 'mutate' && l['namespace'] === NS && String(l['user']).startsWith('system:serviceaccount:kube-system:');
+    await tagpin.server.auditWhere((l) => byController(l) && l['kind'] === 'ReplicaSet');
+    await tagpin.server.auditWhere((l) => byController(l) && l['kind'] === 'Pod', pods.length);
+    const controllerAdmissions = tagpin.server.auditLines().filter(byController);
     assert.ok(controllerAdmissions.some((l) => l['kind'] === 'ReplicaSet'), 'the ReplicaSet went through tagpin');
     assert.ok(controllerAdmissions.some((l) => l['kind'] === 'Pod'), 'the Pods went through tagpin');
     for (const line of controllerAdmissions) {
@@ -144,7 +147,7 @@ describe('kubectl with tagpin installed: every kind is stored pinned', () => {
     assert.equal(result.status, 0, result.stderr);
     assertPinnedCopy(parse(result.stdout) as Json, sent, images.pinned, 'dry-run output');
     assert.equal(await kubectl.get('pod', 'dry-run', NS), undefined, 'a dry run stores nothing');
-    const line = tagpin.server.auditLines().find((l) => l['webhook'] === 'mutate' && l['name'] === 'dry-run');
+    const [line] = await tagpin.server.auditWhere((l) => l['webhook'] === 'mutate' && l['name'] === 'dry-run');
     assert.equal(line?.['dryRun'], true, JSON.stringify(line));
     assert.equal(line?.['decision'], 'patched');
   });

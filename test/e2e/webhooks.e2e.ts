@@ -51,7 +51,7 @@ describe('tagpin with other webhooks, pull secrets and load', () => {
     const stored = await kubectl.get('pod', 'meshed', 'mesh');
     assert.deepEqual(containerImages(stored), [`${app}@${appDigest}`, `${sidecar}@${sidecarDigest}`]);
     assert.ok(injector.calls() >= 1);
-    const calls = tagpin.server.auditLines().filter((l) => l['webhook'] === 'mutate' && l['namespace'] === 'mesh' && l['kind'] === 'Pod');
+    const calls = await tagpin.server.auditWhere((l) => l['webhook'] === 'mutate' && l['namespace'] === 'mesh' && l['kind'] === 'Pod', 2);
     assert.equal(calls.length, 2, 'tagpin ran, the injector ran, tagpin ran again');
     await kubectl.ok(['delete', 'mutatingwebhookconfiguration', 'zz-sidecar-injector']);
   });

@@ -49,8 +49,9 @@ describe('tagpin serve with an Argo Rollouts preset', () => {
     const patched = apply_patch(object, patchOf(answer)) as unknown;
     const expected = rollout([`${app}@${digests.get(app) ?? ''}`, `${sidecar}@${digests.get(sidecar) ?? ''}`]);
     assert.deepEqual(patched, expected);
-    const line = server.auditLines().find((l) => l['webhook'] === 'mutate' && l['kind'] === 'Rollout');
-    assert.equal(line?.['decision'], 'patched', JSON.stringify(line));
+    const line = await server.auditFor(answer.response.uid);
+    assert.equal(line['kind'], 'Rollout', JSON.stringify(line));
+    assert.equal(line['decision'], 'patched', JSON.stringify(line));
   });
 
   it('denies an unpinned :latest in a Rollout at /validate and admits the pinned one', async () => {

@@ -61,6 +61,8 @@ export interface TagpinServer {
   auditFor(uid: string, webhook?: 'mutate' | 'validate'): Promise<LogLine>;
   /** Waits for a line matching `predicate` (already written or still to come). */
   waitForLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Waits until `count` audit lines match `predicate` and returns those written so far; audit lines may trail the answers. */
+  auditWhere(predicate: (line: LogLine) => boolean, count?: number, timeoutMs?: number): Promise<readonly LogLine[]>;
   /** Everything written to stderr so far. */
   stderr(): string;
   /** Sends `body` (an object is sent as JSON) to `path` with POST. */
@@ -223,6 +225,12 @@ async function startOnce(options: ServeOptions): Promise<TagpinServer> {
     auditFor: (uid, webhook = 'mutate') =>
       waitForLine((line) => line['logger'] === 'audit' && line['uid'] === uid && line['webhook'] === webhook),
     waitForLine,
+    async auditWhere(predicate, count = 1, timeoutMs = 10_000) {
+      const matches = (line: LogLine): boolean => line['logger'] === 'audit' && predicate(line);
+      const found = new Set<LogLine>();
+      while (found.size < count) found.add(await waitForLine((line) => matches(line) && !found.has(line), timeoutMs));
+      return lines.filter(matches);
+    },
     stderr: () => stderr,
     post: (path, body, headers) => send('POST', path, body, headers),
     get: (path) => send('GET', path),
