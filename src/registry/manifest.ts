@@ -1,6 +1,6 @@
 // Manifest media types, digest syntax and the checks a fetched manifest body must pass (pure).
 import { createHash } from 'node:crypto';
-import { parseJsonBytes } from '../json/index.ts';
+import { isRecord, parseJsonBytes } from '../json/index.ts';
 
 /** The four manifest media types tagpin asks for; the list types make registries answer with the index digest. */
 export const MANIFEST_MEDIA_TYPES = [
@@ -76,11 +76,8 @@ export function checkManifestBody(
 
   const parsed = parseJsonBytes(bytes);
   if (parsed === undefined) return { kind: 'malformed', detail: 'the manifest is not JSON' };
-  const document = parsed.value;
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    return { kind: 'malformed', detail: 'the manifest is not a JSON object' };
-  }
-  const fields = document as Record<string, unknown>;
+  const fields = parsed.value;
+  if (!isRecord(fields)) return { kind: 'malformed', detail: 'the manifest is not a JSON object' };
   if (fields['schemaVersion'] === 1) return { kind: 'schema1', mediaType: declared || 'schemaVersion 1' };
 
   const bodyType = fields['mediaType'];
